@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel APIs the teeio modules call that the kernel crate's own bindings
+ * do not cover. Only the items allowlisted in bindgen_parameters are
+ * generated; the types they refer to come from kernel::bindings.
+ */
+#include <linux/dma-buf.h>
+#include <linux/iommufd.h>
+#include <linux/pci-doe.h>
+#include <linux/pci-ide.h>
+#include <linux/pci-tsm.h>
+#include <linux/pci_ids.h>
+#include <linux/tsm.h>
+#include <linux/vfio.h>
+#include <linux/vfio_pci_core.h>

@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make check` in the guest: every KUnit module, then every kselftest, as one
+# KTAP document on the second serial port (the console keeps the kernel log).
+# Each module and each kselftest is one top-level test; their own results
+# are nested under it.
+
+out=/dev/ttyS1
+modules=$(cat /teeio/kunit.modules)
+selftests=$(ls /teeio/selftests)
+total=0
+for m in $modules $selftests; do total=$((total + 1)); done
+
+indent() { sed 's/^/    /'; }
+
+echo "teeio-guest: tests start"
+{
+	echo "KTAP version 1"
+	echo "1..$total"
+} >$out
+n=0
+
+# KUnit suites run when their module loads; debugfs keeps each suite's KTAP
+# until the module goes away.
+for m in $modules; do
+	n=$((n + 1))
+	before=$(ls /sys/kernel/debug/kunit)
+	if ! insmod /lib/modules/teeio/$m.ko; then
+		echo "not ok $n kunit:$m # insmod failed" >$out
+		continue
+	fi
+	suites=$(ls /sys/kernel/debug/kunit | grep -vxF "$before")
+	result=ok
+	[ -n "$suites" ] || result="not ok"
+	count=0
+	for s in $suites; do count=$((count + 1)); done
+	{
+		echo "    KTAP version 1"
+		echo "    1..$count"
+		i=0
+		for s in $suites; do
+			# Each file is a KTAP document with one suite: drop its
+			# header and plan, number the suite's result line.
+			i=$((i + 1))
+			grep -v -e '^KTAP version' -e '^1\.\.1$' /sys/kernel/debug/kunit/$s/results |
+				sed -E "s/^(not ok|ok) 1 /\1 $i /" | indent
+		done
+	} >/tmp/kunit.ktap
+	grep -qE '^ *not ok' /tmp/kunit.ktap && result="not ok"
+	cat /tmp/kunit.ktap >$out
+	if ! rmmod $m; then
+		echo "    # rmmod $m failed" >$out
+		result="not ok"
+	fi
+	echo "$result $n kunit:$m" >$out
+done
+
+for t in $selftests; do
+	n=$((n + 1))
+	(cd /teeio/selftests && ./$t) >/tmp/selftest.tap 2>&1
+	rc=$?
+	indent </tmp/selftest.tap >$out
+	case $rc in
+	0) echo "ok $n selftests:teeio:$t" ;;
+	4) echo "ok $n selftests:teeio:$t # SKIP" ;;
+	*) echo "not ok $n selftests:teeio:$t # exit=$rc" ;;
+	esac >$out
+done
+
+# Leaks found after the tests are reported on the console, which fails the run.
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	sleep 6 # kmemleak ignores objects younger than 5 s
+	echo scan >/sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak
+fi
