@@ -23,6 +23,10 @@ const REPORT_MARKERS: &[(&str, &str)] = &[
     ("Call Trace:", "stack dump"),
 ];
 
+/// Lines after a report that belong to it (a splat's header, registers and
+/// stack), so that one splat is one report.
+const REPORT_SPAN: usize = 60;
+
 /// A console line that fails the run.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Report {
@@ -42,8 +46,12 @@ pub struct Watcher {
 impl Watcher {
     /// Records one console line.
     pub fn push(&mut self, line: &str) {
+        let here = self.lines.len();
+        let in_last_report = self.reports.last().is_some_and(|r| here - r.line < REPORT_SPAN);
         if let Some(&(_, kind)) = REPORT_MARKERS.iter().find(|(m, _)| line.contains(m)) {
-            self.reports.push(Report { line: self.lines.len(), kind });
+            if !in_last_report {
+                self.reports.push(Report { line: here, kind });
+            }
         }
         self.lines.push(line.to_owned());
     }
@@ -86,12 +94,13 @@ mod tests {
         w.push("[    1.000000] teeio: loaded");
         w.push("[    1.100000] ------------[ cut here ]------------");
         w.push("[    1.100001] WARNING: CPU: 0 PID: 1 at drivers/x.c:1 f+0x1/0x2");
+        for _ in 0..REPORT_SPAN {
+            w.push("    ? do_one_initcall+0xdb/0x280");
+        }
         w.push("[    9.000000] kmemleak: 2 new suspected memory leaks (see /sys/kernel/debug/kmemleak)");
+        // The WARN's own lines are one report; the leak, further on, another.
         let kinds: Vec<_> = w.reports().iter().map(|r| (r.line, r.kind)).collect();
-        assert_eq!(
-            kinds,
-            vec![(1, "WARN/BUG"), (2, "WARN or lockdep report"), (3, "kmemleak report")]
-        );
+        assert_eq!(kinds, vec![(1, "WARN/BUG"), (REPORT_SPAN + 3, "kmemleak report")]);
         assert_eq!(w.excerpt(1, 1, 1).len(), 3);
         assert_eq!(w.tail(2).len(), 2);
     }
