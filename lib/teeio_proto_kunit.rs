@@ -16,8 +16,23 @@ mod doe;
 #[path = "proto/src/error.rs"]
 mod error;
 #[allow(unreachable_pub, dead_code)]
+#[path = "proto/src/ide_km.rs"]
+mod ide_km;
+#[allow(unreachable_pub, dead_code)]
+#[path = "proto/src/spdm.rs"]
+mod spdm;
+#[allow(unreachable_pub, dead_code)]
+#[path = "proto/src/tdi_state.rs"]
+mod tdi_state;
+#[allow(unreachable_pub, dead_code)]
 #[path = "proto/src/tdisp.rs"]
 mod tdisp;
+#[allow(unreachable_pub, dead_code)]
+#[path = "proto/src/tdisp_report.rs"]
+mod tdisp_report;
+#[allow(unreachable_pub, dead_code)]
+#[path = "proto/src/wire.rs"]
+mod wire;
 #[path = "../rust/teeio_bindings.rs"]
 mod teeio_bindings;
 

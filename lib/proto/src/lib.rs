@@ -15,6 +15,11 @@
 
 pub mod doe;
 pub mod error;
+pub mod ide_km;
+pub mod spdm;
+pub mod tdi_state;
 pub mod tdisp;
+pub mod tdisp_report;
+pub mod wire;
 
 pub use error::Error;

@@ -20,8 +20,14 @@ static const struct {
 	const char *name;
 	int min_cases;
 } suites[] = {
-	{ "teeio_proto_tdisp", 7 },
+	{ "teeio_proto_doe", 3 },
+	{ "teeio_proto_ide_km", 4 },
 	{ "teeio_proto_kernel_abi", 2 },
+	{ "teeio_proto_spdm", 7 },
+	{ "teeio_proto_tdi_state", 8 },
+	{ "teeio_proto_tdisp", 13 },
+	{ "teeio_proto_tdisp_report", 5 },
+	{ "teeio_proto_wire", 2 },
 };
 
 FIXTURE(proto_kunit) {
