@@ -87,8 +87,10 @@ impl ObjectHeader {
 pub struct DiscoveryRequest {
     /// Which supported protocol to report.
     pub index: u8,
+    /// Discovery version: 0, or 2 from DOE capability version 2 on.
+    pub version: u8,
     /// Reserved.
-    pub reserved: [u8; 3],
+    pub reserved: [u8; 2],
 }
 
 /// Discovery response payload.
@@ -107,11 +109,34 @@ impl DiscoveryRequest {
     /// Reads a discovery request payload.
     pub fn parse(payload: &[u8]) -> Result<&Self, Error> {
         let request: &Self = exact(payload)?;
-        if request.reserved != [0; 3] {
+        if request.reserved != [0; 2] {
             return Err(Error::ReservedNotZero);
         }
         Ok(request)
     }
+}
+
+/// Parses a message that a DOE object carries with up to three bytes of
+/// zero padding to the next dword: the longest unpadded prefix that `parse`
+/// accepts wins; with none, the error for the whole buffer is returned.
+pub fn parse_padded<'a, T>(
+    buf: &'a [u8],
+    parse: impl Fn(&'a [u8]) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let first = match parse(buf) {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+    };
+    for pad in 1..=3usize.min(buf.len()) {
+        let (message, padding) = buf.split_at(buf.len() - pad);
+        if padding.iter().any(|b| *b != 0) {
+            break;
+        }
+        if let Ok(value) = parse(message) {
+            return Ok(value);
+        }
+    }
+    Err(first)
 }
 
 /// The discovery answer for `index` among `protocols` (vendor id, type).
@@ -125,8 +150,8 @@ pub fn discover(protocols: &[(u16, u8)], index: u8) -> DiscoveryResponse {
     DiscoveryResponse { vendor_id: U16::new(vendor_id), object_type, next_index }
 }
 
-#[cfg_attr(teeio_kernel, kernel::prelude::kunit_tests(teeio_proto_doe))]
-#[cfg_attr(not(teeio_kernel), cfg(test))]
+#[cfg(any(test, teeio_lib_kunit))]
+#[cfg_attr(teeio_lib_kunit, kernel::prelude::kunit_tests(teeio_proto_doe))]
 mod tests {
     use super::*;
     use zerocopy::IntoBytes;
@@ -170,6 +195,16 @@ mod tests {
         }
         assert_eq!(seen, 3);
         assert_eq!(discover(&PROTOCOLS, 200).next_index, 0);
+    }
+
+    #[test]
+    fn padding_is_stripped_only_when_zero() {
+        let exact = |b: &[u8]| if b.len() == 5 { Ok(b.len()) } else { Err(Error::InvalidField) };
+        assert_eq!(parse_padded(&[1, 2, 3, 4, 5], exact), Ok(5));
+        assert_eq!(parse_padded(&[1, 2, 3, 4, 5, 0, 0, 0], exact), Ok(5));
+        assert_eq!(parse_padded(&[1, 2, 3, 4, 5, 0, 1, 0], exact), Err(Error::InvalidField));
+        assert_eq!(parse_padded(&[1, 2, 3, 4, 5, 0, 0, 0, 0], exact), Err(Error::InvalidField));
+        assert_eq!(parse_padded(&[], exact), Err(Error::InvalidField));
     }
 
     #[test]

@@ -64,3 +64,11 @@ impl fmt::Display for Error {
         }
     }
 }
+
+// The kernel prints through its own `Display` trait.
+#[cfg(teeio_kernel)]
+impl kernel::fmt::Display for Error {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}

@@ -218,8 +218,8 @@ impl<'a> Message<'a> {
     }
 }
 
-#[cfg_attr(teeio_kernel, kernel::prelude::kunit_tests(teeio_proto_ide_km))]
-#[cfg_attr(not(teeio_kernel), cfg(test))]
+#[cfg(any(test, teeio_lib_kunit))]
+#[cfg_attr(teeio_lib_kunit, kernel::prelude::kunit_tests(teeio_proto_ide_km))]
 mod tests {
     use super::*;
 

@@ -125,8 +125,8 @@ fn constant_time_eq(a: &[u8; NONCE_LEN], b: &[u8; NONCE_LEN]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-#[cfg_attr(teeio_kernel, kernel::prelude::kunit_tests(teeio_proto_tdi_state))]
-#[cfg_attr(not(teeio_kernel), cfg(test))]
+#[cfg(any(test, teeio_lib_kunit))]
+#[cfg_attr(teeio_lib_kunit, kernel::prelude::kunit_tests(teeio_proto_tdi_state))]
 mod tests {
     use super::*;
 

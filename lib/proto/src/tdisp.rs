@@ -686,8 +686,8 @@ impl<'a> Response<'a> {
     }
 }
 
-#[cfg_attr(teeio_kernel, kernel::prelude::kunit_tests(teeio_proto_tdisp))]
-#[cfg_attr(not(teeio_kernel), cfg(test))]
+#[cfg(any(test, teeio_lib_kunit))]
+#[cfg_attr(teeio_lib_kunit, kernel::prelude::kunit_tests(teeio_proto_tdisp))]
 mod tests {
     use super::*;
     use core::mem::{offset_of, size_of};

@@ -182,8 +182,8 @@ pub fn report_portion(
     Ok((&report[offset..offset + take], remainder))
 }
 
-#[cfg_attr(teeio_kernel, kernel::prelude::kunit_tests(teeio_proto_tdisp_report))]
-#[cfg_attr(not(teeio_kernel), cfg(test))]
+#[cfg(any(test, teeio_lib_kunit))]
+#[cfg_attr(teeio_lib_kunit, kernel::prelude::kunit_tests(teeio_proto_tdisp_report))]
 mod tests {
     use super::*;
 

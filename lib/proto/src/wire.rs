@@ -135,8 +135,8 @@ macro_rules! wire_codes {
 }
 pub(crate) use wire_codes;
 
-#[cfg_attr(teeio_kernel, kernel::prelude::kunit_tests(teeio_proto_wire))]
-#[cfg_attr(not(teeio_kernel), cfg(test))]
+#[cfg(any(test, teeio_lib_kunit))]
+#[cfg_attr(teeio_lib_kunit, kernel::prelude::kunit_tests(teeio_proto_wire))]
 mod tests {
     use super::*;
     use zerocopy::byteorder::little_endian::U16;

@@ -6,10 +6,9 @@
 # are nested under it.
 
 out=/dev/ttyS1
-modules=$(cat /teeio/kunit.modules)
 selftests=$(ls /teeio/selftests)
-total=0
-for m in $modules $selftests; do total=$((total + 1)); done
+total=$(grep -c . /teeio/kunit.modules)
+for t in $selftests; do total=$((total + 1)); done
 
 indent() { sed 's/^/    /'; }
 
@@ -22,10 +21,12 @@ n=0
 
 # KUnit suites run when their module loads; debugfs keeps each suite's KTAP
 # until the module goes away.
-for m in $modules; do
+# Each line: a module and its parameters.
+while read -r m params; do
+	[ -n "$m" ] || continue
 	n=$((n + 1))
 	before=$(ls /sys/kernel/debug/kunit)
-	if ! insmod /lib/modules/teeio/$m.ko; then
+	if ! insmod /lib/modules/teeio/$m.ko $params; then
 		echo "not ok $n kunit:$m # insmod failed" >$out
 		continue
 	fi
@@ -53,7 +54,7 @@ for m in $modules; do
 		result="not ok"
 	fi
 	echo "$result $n kunit:$m" >$out
-done
+done </teeio/kunit.modules
 
 for t in $selftests; do
 	n=$((n + 1))

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! EMULATION: where the emulated capabilities sit in configuration space and
+//! how a function's config reads and writes are split between them and the
+//! real device.
+//!
+//! ```text
+//!   PCIe capability + 0x04  DEVCAP: TEE-IO Supported (bit 30) set on reads
+//!   tail of the real chain  next pointer redirected to the first emulated one
+//!   0xe00 .. 0xe18          DOE extended capability (endpoints)
+//!   0xe20 .. 0xe40          IDE extended capability, one selective stream
+//! ```
+//!
+//! Everything else goes to the device through the bus's original accessors.
+
+use kernel::sync::atomic::{Atomic, Relaxed};
+
+/// Offset of the emulated DOE capability.
+pub(crate) const DOE_OFFSET: u16 = 0xe00;
+/// Offset of the emulated IDE capability.
+pub(crate) const IDE_OFFSET: u16 = 0xe20;
+/// End of the emulated capabilities.
+pub(crate) const EMULATED_END: u16 = 0xe40;
+
+/// PCI_EXT_CAP_ID_DOE.
+const EXT_CAP_ID_DOE: u32 = 0x2e;
+/// PCI_EXT_CAP_ID_IDE.
+const EXT_CAP_ID_IDE: u32 = 0x30;
+/// PCI_EXP_DEVCAP_TEE.
+pub(crate) const DEVCAP_TEE: u32 = 1 << 30;
+
+/// An extended capability header.
+pub(crate) const fn ext_cap_header(id: u32, version: u32, next: u16) -> u32 {
+    id | version << 16 | (next as u32) << 20
+}
+
+/// Header of the emulated DOE capability (version 1, IDE next).
+pub(crate) const DOE_HEADER: u32 = ext_cap_header(EXT_CAP_ID_DOE, 1, IDE_OFFSET);
+/// Header of the emulated IDE capability (version 1, last).
+pub(crate) const IDE_HEADER: u32 = ext_cap_header(EXT_CAP_ID_IDE, 1, 0);
+
+/// How the emulated capabilities hang off the real extended capability list.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ChainLink {
+    /// The device has no extended capability: 0x100 reads as an empty
+    /// header pointing at the first emulated one.
+    Empty,
+    /// The last real capability, whose next pointer is redirected.
+    After(u16),
+}
+
+impl ChainLink {
+    /// The dword at `offset` with the link patched in, given the real value.
+    pub(crate) fn patch(self, offset: u16, raw: u32, first: u16) -> u32 {
+        match self {
+            ChainLink::Empty if offset == 0x100 => ext_cap_header(0, 0, first),
+            ChainLink::After(tail) if offset == tail => (raw & 0x000f_ffff) | (first as u32) << 20,
+            _ => raw,
+        }
+    }
+}
+
+/// IDE register offsets within the capability (PCIe r7.0, section 7.9.26).
+mod ide_reg {
+    pub(super) const CAP: u16 = 0x04;
+    pub(super) const CTL: u16 = 0x08;
+    pub(super) const SEL_CAP: u16 = 0x0c;
+    pub(super) const SEL_CTL: u16 = 0x10;
+    pub(super) const SEL_STS: u16 = 0x14;
+    pub(super) const SEL_RID_1: u16 = 0x18;
+    pub(super) const SEL_RID_2: u16 = 0x1c;
+}
+
+/// PCI_IDE_CAP_SELECTIVE.
+const IDE_CAP_SELECTIVE: u32 = 1 << 1;
+/// PCI_IDE_CAP_IDE_KM.
+const IDE_CAP_IDE_KM: u32 = 1 << 6;
+/// PCI_IDE_SEL_CTL_EN.
+const IDE_SEL_CTL_EN: u32 = 1 << 0;
+/// Selective IDE stream state Secure (PCI_IDE_SEL_STS_STATE).
+const IDE_STATE_SECURE: u32 = 0x2;
+
+/// The IDE capability's registers: one selective stream, no address
+/// association blocks, AES-GCM-256 only.
+pub(crate) struct IdeRegisters {
+    /// Whether IDE_KM programs this port's keys (endpoints) or the platform does.
+    ide_km: bool,
+    ctl: Atomic<u32>,
+    sel_ctl: Atomic<u32>,
+    rid_1: Atomic<u32>,
+    rid_2: Atomic<u32>,
+    /// Set by IDE_KM K_SET_GO, cleared by K_SET_STOP.
+    keys_live: Atomic<bool>,
+}
+
+impl IdeRegisters {
+    pub(crate) fn new(ide_km: bool) -> Self {
+        Self {
+            ide_km,
+            ctl: Atomic::new(0),
+            sel_ctl: Atomic::new(0),
+            rid_1: Atomic::new(0),
+            rid_2: Atomic::new(0),
+            keys_live: Atomic::new(false),
+        }
+    }
+
+    /// A register read, `offset` relative to the capability.
+    pub(crate) fn read(&self, offset: u16) -> u32 {
+        match offset {
+            0 => IDE_HEADER,
+            ide_reg::CAP => IDE_CAP_SELECTIVE | if self.ide_km { IDE_CAP_IDE_KM } else { 0 },
+            ide_reg::CTL => self.ctl.load(Relaxed),
+            ide_reg::SEL_CAP => 0,
+            ide_reg::SEL_CTL => self.sel_ctl.load(Relaxed),
+            ide_reg::SEL_STS => {
+                let enabled = self.sel_ctl.load(Relaxed) & IDE_SEL_CTL_EN != 0;
+                if enabled && self.keys_live.load(Relaxed) {
+                    IDE_STATE_SECURE
+                } else {
+                    0
+                }
+            }
+            ide_reg::SEL_RID_1 => self.rid_1.load(Relaxed),
+            ide_reg::SEL_RID_2 => self.rid_2.load(Relaxed),
+            _ => 0,
+        }
+    }
+
+    /// A register write of the whole dword at `offset`.
+    pub(crate) fn write(&self, offset: u16, value: u32) {
+        match offset {
+            ide_reg::CTL => self.ctl.store(value, Relaxed),
+            ide_reg::SEL_CTL => self.sel_ctl.store(value, Relaxed),
+            ide_reg::SEL_RID_1 => self.rid_1.store(value, Relaxed),
+            ide_reg::SEL_RID_2 => self.rid_2.store(value, Relaxed),
+            _ => {}
+        }
+    }
+
+    /// Records that IDE_KM started or stopped the stream's keys.
+    pub(crate) fn set_keys_live(&self, live: bool) {
+        self.keys_live.store(live, Relaxed);
+    }
+}
+
+/// Extracts `size` bytes at `offset` from the dword holding them.
+pub(crate) fn extract(dword: u32, offset: u16, size: u8) -> u32 {
+    let shift = u32::from(offset & 3) * 8;
+    match size {
+        1 => (dword >> shift) & 0xff,
+        2 => (dword >> shift) & 0xffff,
+        _ => dword,
+    }
+}
+
+/// Merges a `size`-byte write of `value` at `offset` into `dword`.
+pub(crate) fn merge(dword: u32, offset: u16, size: u8, value: u32) -> u32 {
+    let shift = u32::from(offset & 3) * 8;
+    let mask: u32 = match size {
+        1 => 0xff,
+        2 => 0xffff,
+        _ => return value,
+    };
+    (dword & !(mask << shift)) | ((value & mask) << shift)
+}
