@@ -28,7 +28,7 @@ BENCH_ARGS = --kernel $(KDIR)/arch/x86/boot/bzImage --initrd $(BUILD)/initramfs.
 	--probe-cache $(TEEIO_CACHE)/kvm-probe
 
 .PHONY: all setup kernel bindings modules selftests bench initramfs demo check \
-	host-test rust-analyzer clean help
+	host-test fuzz rust-analyzer clean help
 
 all: initramfs bench
 
@@ -67,6 +67,10 @@ check:
 
 host-test:
 	cargo test --locked --workspace
+
+# Every lib/proto parser under libFuzzer, RUNS inputs each (default 1M).
+fuzz:
+	scripts/fuzz
 
 # rust-project.json for editors, covering the kernel crates and the modules.
 rust-analyzer: bindings

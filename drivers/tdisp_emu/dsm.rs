@@ -86,10 +86,6 @@ pub(crate) struct Dsm {
     tdi: Tdi,
     lock: Option<LockInterfaceRequest>,
     report: KVec<u8>,
-    /// IDE_KM keys programmed, one bit per (sub-stream, direction, key set).
-    keys_programmed: u32,
-    /// Keys started with K_SET_GO.
-    keys_live: u32,
     /// Scratch for the TDISP or IDE_KM message inside a vendor-defined one.
     inner: KVec<u8>,
 }
@@ -151,8 +147,6 @@ impl Dsm {
             tdi: Tdi::new(),
             lock: None,
             report: KVec::new(),
-            keys_programmed: 0,
-            keys_live: 0,
             inner,
         })
     }
@@ -509,11 +503,15 @@ impl Dsm {
                 }
                 encode(ide_km::Message::QueryResp(&resp, &regs), out)
             }
-            ide_km::Message::KeyProg(key, _material) => {
+            ide_km::Message::KeyProg(key, material) => {
                 let status = if key.port_index != 0 {
                     kp_ack_status::UNSUPPORTED_PORT_INDEX
                 } else {
-                    self.keys_programmed |= key_slot(key);
+                    let mut words = [0u32; 10];
+                    for (w, v) in words.iter_mut().zip(Iterator::chain(material.key.iter(), material.ifv.iter())) {
+                        *w = v.get();
+                    }
+                    view.ide.program_key(key_slot(key), &words);
                     kp_ack_status::SUCCESS
                 };
                 let ack = StreamKey { status, ..*key };
@@ -521,17 +519,10 @@ impl Dsm {
             }
             ide_km::Message::KSetGo(key) | ide_km::Message::KSetStop(key) => {
                 let go = matches!(message, ide_km::Message::KSetGo(_));
-                let slot = key_slot(key);
-                if go && self.keys_programmed & slot == 0 {
+                if !view.ide.set_key_live(key_slot(key), go) {
                     pr_info!("{}: emulated DSM: K_SET_GO for a key never programmed\n", self.bdf);
                     return Err(spdm::ErrorCode::InvalidRequest);
                 }
-                if go {
-                    self.keys_live |= slot;
-                } else {
-                    self.keys_live &= !slot;
-                }
-                view.ide.set_keys_live(self.keys_live != 0);
                 encode(ide_km::Message::KGostopAck(key), out)
             }
             _ => Err(spdm::ErrorCode::UnsupportedRequest),
@@ -539,12 +530,12 @@ impl Dsm {
     }
 }
 
-/// The bit of a (sub-stream, direction, key set) triple.
-fn key_slot(key: &StreamKey) -> u32 {
-    let sub = u32::from(key.key_sub_stream >> 4) & 0x3;
-    let dir = u32::from(key.key_sub_stream >> 1) & 1;
-    let set = u32::from(key.key_sub_stream) & 1;
-    1 << (sub * 4 + dir * 2 + set)
+/// The key slot of a (sub-stream, direction, key set) triple.
+fn key_slot(key: &StreamKey) -> usize {
+    let sub = usize::from(key.key_sub_stream >> 4) & 0x3;
+    let dir = usize::from(key.key_sub_stream >> 1) & 1;
+    let set = usize::from(key.key_sub_stream) & 1;
+    sub * 4 + dir * 2 + set
 }
 
 /// TDISP_CAPABILITIES of the emulated DSM.

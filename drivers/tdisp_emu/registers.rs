@@ -80,8 +80,15 @@ const IDE_SEL_CTL_EN: u32 = 1 << 0;
 /// Selective IDE stream state Secure (PCI_IDE_SEL_STS_STATE).
 const IDE_STATE_SECURE: u32 = 0x2;
 
+/// Key slots of the selective stream: (sub-stream PR/NPR/CPL, direction,
+/// key set), as IDE_KM addresses them.
+pub(crate) const KEY_SLOTS: usize = 12;
+/// Dwords of one key slot: an AES-256 key and the IV's invocation field.
+const KEY_DWORDS: usize = 10;
+
 /// The IDE capability's registers: one selective stream, no address
-/// association blocks, AES-GCM-256 only.
+/// association blocks, AES-GCM-256 only; and the stream's key slots, which
+/// IDE_KM writes and configuration space never shows.
 pub(crate) struct IdeRegisters {
     /// Whether IDE_KM programs this port's keys (endpoints) or the platform does.
     ide_km: bool,
@@ -89,8 +96,12 @@ pub(crate) struct IdeRegisters {
     sel_ctl: Atomic<u32>,
     rid_1: Atomic<u32>,
     rid_2: Atomic<u32>,
-    /// Set by IDE_KM K_SET_GO, cleared by K_SET_STOP.
-    keys_live: Atomic<bool>,
+    /// Written by the responder only, which runs one request at a time.
+    keys: [[Atomic<u32>; KEY_DWORDS]; KEY_SLOTS],
+    /// Slots holding a key, one bit each; written by the responder only.
+    keys_programmed: Atomic<u32>,
+    /// Slots started by K_SET_GO; written by the responder only.
+    keys_live: Atomic<u32>,
 }
 
 impl IdeRegisters {
@@ -101,8 +112,32 @@ impl IdeRegisters {
             sel_ctl: Atomic::new(0),
             rid_1: Atomic::new(0),
             rid_2: Atomic::new(0),
-            keys_live: Atomic::new(false),
+            keys: core::array::from_fn(|_| core::array::from_fn(|_| Atomic::new(0))),
+            keys_programmed: Atomic::new(0),
+            keys_live: Atomic::new(0),
         }
+    }
+
+    /// Writes a key and IV invocation field into `slot`.
+    pub(crate) fn program_key(&self, slot: usize, material: &[u32; KEY_DWORDS]) {
+        let Some(words) = self.keys.get(slot) else { return };
+        for (word, value) in words.iter().zip(material) {
+            word.store(*value, Relaxed);
+        }
+        let programmed = self.keys_programmed.load(Relaxed);
+        self.keys_programmed.store(programmed | 1 << slot, Relaxed);
+    }
+
+    /// Starts (K_SET_GO) or stops (K_SET_STOP) the key in `slot`; starting
+    /// an empty slot fails.
+    pub(crate) fn set_key_live(&self, slot: usize, live: bool) -> bool {
+        let bit = 1u32 << slot;
+        if live && self.keys_programmed.load(Relaxed) & bit == 0 {
+            return false;
+        }
+        let running = self.keys_live.load(Relaxed);
+        self.keys_live.store(if live { running | bit } else { running & !bit }, Relaxed);
+        true
     }
 
     /// A register read, `offset` relative to the capability.
@@ -115,7 +150,7 @@ impl IdeRegisters {
             ide_reg::SEL_CTL => self.sel_ctl.load(Relaxed),
             ide_reg::SEL_STS => {
                 let enabled = self.sel_ctl.load(Relaxed) & IDE_SEL_CTL_EN != 0;
-                if enabled && self.keys_live.load(Relaxed) {
+                if enabled && self.keys_live.load(Relaxed) != 0 {
                     IDE_STATE_SECURE
                 } else {
                     0
@@ -136,11 +171,6 @@ impl IdeRegisters {
             ide_reg::SEL_RID_2 => self.rid_2.store(value, Relaxed),
             _ => {}
         }
-    }
-
-    /// Records that IDE_KM started or stopped the stream's keys.
-    pub(crate) fn set_keys_live(&self, live: bool) {
-        self.keys_live.store(live, Relaxed);
     }
 }
 

@@ -67,6 +67,7 @@ module! {
 
 /// The emulation while loaded.
 struct TdispEmu {
+    /// Taken on unload.
     interposer: Option<Pin<KBox<Interposer>>>,
     /// Root ports whose hierarchies were re-probed through the emulation.
     ports: KVec<Bdf>,
@@ -112,8 +113,8 @@ impl kernel::Module for TdispEmu {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let bdfs = params::bdfs()?;
         if bdfs.is_empty() {
-            pr_info!("EMULATION loaded with no bdfs=: no device emulated\n");
-            return Ok(Self { interposer: None, ports: KVec::new() });
+            pr_err!("bdfs= names no device to emulate\n");
+            return Err(EINVAL);
         }
         let mut functions = KVec::new();
         let mut ports: KVec<Bdf> = KVec::new();

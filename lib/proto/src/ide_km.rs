@@ -47,6 +47,8 @@ pub mod key_sub_stream {
     pub const SUB_STREAM_CPL: u8 = 0x20;
     /// Bits that may be set.
     pub const VALID: u8 = 0x33;
+    /// Highest sub-stream value (completions).
+    pub const SUB_STREAM_MAX: u8 = 2;
 }
 
 /// KP_ACK status values.
@@ -167,6 +169,9 @@ impl<'a> Message<'a> {
             {
                 return Err(Error::ReservedNotZero);
             }
+            if key.key_sub_stream >> 4 > key_sub_stream::SUB_STREAM_MAX {
+                return Err(Error::InvalidField);
+            }
         }
         Ok(message)
     }
@@ -285,6 +290,8 @@ mod tests {
         assert_eq!(Message::parse(&[0x04, 0, 0, 1, 1, 0, 0]), Err(Error::ReservedNotZero));
         // Undefined key sub-stream bits.
         assert_eq!(Message::parse(&[0x05, 0, 0, 1, 0, 0x40, 0]), Err(Error::ReservedNotZero));
+        // Sub-stream 3 is reserved.
+        assert_eq!(Message::parse(&[0x05, 0, 0, 1, 0, 0x30, 0]), Err(Error::InvalidField));
         // QUERY_RESP registers must be whole dwords.
         assert_eq!(Message::parse(&[0x01, 0, 0, 0, 1, 0, 0, 0xff]), Err(Error::InconsistentLength));
     }
