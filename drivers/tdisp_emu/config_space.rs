@@ -115,6 +115,24 @@ impl Interposer {
     }
 }
 
+/// The original accessor's read of the dword at an offset of `devfn`.
+type RawRead = unsafe extern "C" fn(*mut bindings::pci_bus, c_uint, c_int, c_int, *mut u32) -> c_int;
+
+/// Reads dwords of `devfn` on `bus` through the original accessor.
+///
+/// # Safety
+///
+/// The returned closure may only be called while `bus` is live and
+/// `orig_read` is its original accessor, under pci_lock.
+unsafe fn raw_reader(orig_read: RawRead, bus: *mut bindings::pci_bus, devfn: c_uint) -> impl Fn(u16) -> u32 {
+    move |offset| {
+        let mut value = u32::MAX;
+        // SAFETY: per the function's contract; a dword inside config space.
+        unsafe { orig_read(bus, devfn, c_int::from(offset), 4, &mut value) };
+        value
+    }
+}
+
 /// The interposed `pci_ops::read`.
 ///
 /// # Safety
@@ -139,12 +157,8 @@ unsafe extern "C" fn read_trampoline(
         // SAFETY: forwarding the PCI core's own arguments.
         return unsafe { orig_read(bus, devfn, where_, size, val) };
     };
-    let raw = |offset: u16| {
-        let mut value = u32::MAX;
-        // SAFETY: same bus and function, a dword inside config space.
-        unsafe { orig_read(bus, devfn, c_int::from(offset), 4, &mut value) };
-        value
-    };
+    // SAFETY: the PCI core's own bus and devfn, under pci_lock.
+    let raw = unsafe { raw_reader(orig_read, bus, devfn) };
     let value = function.config_read(where_ as u16, size as u8, raw);
     // SAFETY: `val` is the PCI core's output pointer.
     unsafe { *val = value };
@@ -175,12 +189,8 @@ unsafe extern "C" fn write_trampoline(
         // SAFETY: forwarding the PCI core's own arguments.
         return unsafe { orig_write(bus, devfn, where_, size, val) };
     };
-    let raw_read = |offset: u16| {
-        let mut value = u32::MAX;
-        // SAFETY: same bus and function, a dword inside config space.
-        unsafe { orig_read(bus, devfn, c_int::from(offset), 4, &mut value) };
-        value
-    };
+    // SAFETY: the PCI core's own bus and devfn, under pci_lock.
+    let raw_read = unsafe { raw_reader(orig_read, bus, devfn) };
     if function.config_write(where_ as u16, size as u8, val, raw_read) {
         // SAFETY: forwarding the PCI core's own arguments.
         return unsafe { orig_write(bus, devfn, where_, size, val) };

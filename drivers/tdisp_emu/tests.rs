@@ -78,20 +78,36 @@ mod suite {
             })
         }
 
-        /// One TDISP exchange; the TDISP response lands in `out`.
-        fn tdisp_with_id(&self, id: InterfaceId, request: tdisp::Request<'_>, out: &mut [u8]) -> Option<usize> {
-            let mut msg = [0u8; 96];
-            let n = request.encode(id, &mut msg).ok()?;
+        /// One PCI-SIG vendor-defined exchange carrying `message` of
+        /// `protocol`; the answer's message lands in `out`.
+        fn pci_sig(&self, protocol: u8, message: &[u8], out: &mut [u8]) -> Option<usize> {
             let mut req = [0u8; 128];
             let code = spdm::RequestCode::VendorDefined as u8;
-            let m = spdm::encode_pci_sig(&mut req, code, spdm::PROTOCOL_ID_TDISP, &msg[..n]).ok()?;
+            let m = spdm::encode_pci_sig(&mut req, code, protocol, message).ok()?;
             let mut resp = KVec::from_elem(0u8, RESPONSE_MAX, GFP_KERNEL).ok()?;
             let r = self.spdm(&req[..m], &mut resp).ok()?;
             let (_, parsed) = doe::parse_padded(&resp[..r], spdm::Response::parse).ok()?;
             let spdm::Response::VendorDefined(vd) = parsed else { return None };
-            let (spdm::PROTOCOL_ID_TDISP, body) = vd.pci_sig_protocol()? else { return None };
+            let (answered, body) = vd.pci_sig_protocol()?;
+            if answered != protocol {
+                return None;
+            }
             out.get_mut(..body.len())?.copy_from_slice(body);
             Some(body.len())
+        }
+
+        /// One TDISP exchange; the TDISP response lands in `out`.
+        fn tdisp_with_id(&self, id: InterfaceId, request: tdisp::Request<'_>, out: &mut [u8]) -> Option<usize> {
+            let mut msg = [0u8; 96];
+            let n = request.encode(id, &mut msg).ok()?;
+            self.pci_sig(spdm::PROTOCOL_ID_TDISP, &msg[..n], out)
+        }
+
+        /// One IDE_KM exchange; the answer lands in `out`.
+        fn ide_km(&self, message: ide_km::Message<'_>, out: &mut [u8]) -> Option<usize> {
+            let mut msg = [0u8; 64];
+            let n = message.encode(&mut msg).ok()?;
+            self.pci_sig(spdm::PROTOCOL_ID_IDE_KM, &msg[..n], out)
         }
 
         fn tdisp<'a>(&self, request: tdisp::Request<'_>, out: &'a mut [u8]) -> Option<Response<'a>> {
@@ -350,20 +366,7 @@ mod suite {
         let r = ready();
         assert!(r.is_some());
         let Some(r) = r else { return };
-        let exchange = |m: ide_km::Message<'_>, out: &mut [u8]| -> Option<usize> {
-            let mut msg = [0u8; 64];
-            let n = m.encode(&mut msg).ok()?;
-            let mut req = [0u8; 96];
-            let code = spdm::RequestCode::VendorDefined as u8;
-            let len = spdm::encode_pci_sig(&mut req, code, spdm::PROTOCOL_ID_IDE_KM, &msg[..n]).ok()?;
-            let mut resp = [0u8; 128];
-            let got = r.spdm(&req[..len], &mut resp).ok()?;
-            let (_, parsed) = doe::parse_padded(&resp[..got], spdm::Response::parse).ok()?;
-            let spdm::Response::VendorDefined(vd) = parsed else { return None };
-            let (spdm::PROTOCOL_ID_IDE_KM, body) = vd.pci_sig_protocol()? else { return None };
-            out.get_mut(..body.len())?.copy_from_slice(body);
-            Some(body.len())
-        };
+        let exchange = |m: ide_km::Message<'_>, out: &mut [u8]| r.ide_km(m, out);
         let mut out = [0u8; 64];
         let query = ide_km::Query { reserved: 0, port_index: 0 };
         let n = exchange(ide_km::Message::Query(&query), &mut out).unwrap_or(0);
