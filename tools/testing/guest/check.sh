@@ -68,9 +68,12 @@ for t in $selftests; do
 	esac >$out
 done
 
-# Leaks found after the tests are reported on the console, which fails the run.
+# Leaks found after the tests are reported on the console, which fails the
+# run. kmemleak ignores objects younger than 5 s and reports an object only
+# when a second scan finds it unreferenced and unchanged.
 if [ -w /sys/kernel/debug/kmemleak ]; then
-	sleep 6 # kmemleak ignores objects younger than 5 s
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
 	echo scan >/sys/kernel/debug/kmemleak
 	cat /sys/kernel/debug/kmemleak
 fi
