@@ -157,6 +157,32 @@ TEST(unload_gives_the_device_back)
 	EXPECT_EQ(0, find_ext_cap(cfg, PCI_EXT_CAP_ID_IDE));
 }
 
+TEST(two_devices_one_with_its_own_extended_capabilities)
+{
+	const char *devs[] = { "/sys/bus/pci/devices/0000:01:00.0/config",
+			       "/sys/bus/pci/devices/0000:02:00.0/config" };
+	uint8_t cfg[4096];
+
+	teeio_unload_module(MODULE_NAME);
+	/* 02:00.0 (e1000e) has real extended capabilities; ours follow them. */
+	ASSERT_EQ(0, load("bdfs=0000:01:00.0,0000:02:00.0"));
+	for (int i = 0; i < 2; i++) {
+		int fd = open(devs[i], O_RDONLY | O_CLOEXEC);
+
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(4096, pread(fd, cfg, sizeof(cfg), 0));
+		close(fd);
+		EXPECT_EQ(0xe00, find_ext_cap(cfg, PCI_EXT_CAP_ID_DOE)) TH_LOG("%s", devs[i]);
+		EXPECT_EQ(0xe20, find_ext_cap(cfg, PCI_EXT_CAP_ID_IDE)) TH_LOG("%s", devs[i]);
+	}
+	/* The real capabilities of 02:00.0 are still listed first. */
+	EXPECT_NE(0U, dword(cfg, 0x100) & 0xffff);
+	EXPECT_EQ(0x100, find_ext_cap(cfg, dword(cfg, 0x100) & 0xffff));
+	ASSERT_EQ(0, teeio_unload_module(MODULE_NAME));
+	ASSERT_EQ(0, read_config(cfg));
+	EXPECT_EQ(0, find_ext_cap(cfg, PCI_EXT_CAP_ID_DOE));
+}
+
 TEST(bad_parameters_are_refused)
 {
 	teeio_unload_module(MODULE_NAME);
