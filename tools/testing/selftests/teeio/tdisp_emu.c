@@ -112,7 +112,7 @@ TEST_F(emulated, doe_and_ide_capabilities_listed)
 	EXPECT_EQ(0xe00, find_ext_cap(self->cfg, PCI_EXT_CAP_ID_DOE));
 	EXPECT_EQ(0xe20, find_ext_cap(self->cfg, PCI_EXT_CAP_ID_IDE));
 	/* DOE status: idle, no error. */
-	EXPECT_EQ(0, dword(self->cfg, 0xe00 + 0x0c));
+	EXPECT_EQ(0U, dword(self->cfg, 0xe00 + 0x0c));
 }
 
 TEST_F(emulated, upstream_doe_published_features)
@@ -152,7 +152,7 @@ TEST(unload_gives_the_device_back)
 	ASSERT_EQ(0, read_config(cfg));
 	exp = find_cap(cfg, PCI_CAP_ID_EXP);
 	ASSERT_NE(0, exp);
-	EXPECT_EQ(0, dword(cfg, exp + 4) & PCI_EXP_DEVCAP_TEE);
+	EXPECT_EQ(0U, dword(cfg, exp + 4) & PCI_EXP_DEVCAP_TEE);
 	EXPECT_EQ(0, find_ext_cap(cfg, PCI_EXT_CAP_ID_DOE));
 	EXPECT_EQ(0, find_ext_cap(cfg, PCI_EXT_CAP_ID_IDE));
 }
