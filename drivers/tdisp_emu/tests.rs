@@ -460,4 +460,116 @@ mod suite {
             assert_eq!(r.spdm(&[0x10, 0x84, 0x00, 0x00], &mut resp).ok(), Some(8));
         }
     }
+
+    /// Raw DOE register access, as a driver without pci_doe would do it.
+    struct RawDoe<'a> {
+        dev: &'a PciDevRef,
+    }
+
+    impl RawDoe<'_> {
+        const CTRL: u16 = DOE_OFFSET + 0x08;
+        const STATUS: u16 = DOE_OFFSET + 0x0c;
+        const WRITE: u16 = DOE_OFFSET + 0x10;
+        const READ: u16 = DOE_OFFSET + 0x14;
+        const ABORT: u32 = 1;
+        const GO: u32 = 1 << 31;
+        const BUSY: u32 = 1;
+        const ERROR: u32 = 1 << 2;
+        const READY: u32 = 1 << 31;
+
+        fn status(&self) -> u32 {
+            self.dev.read_dword(Self::STATUS)
+        }
+
+        fn abort(&self) {
+            self.dev.write_dword(Self::CTRL, Self::ABORT);
+        }
+
+        fn write_object(&self, dwords: &[u32]) {
+            for d in dwords {
+                self.dev.write_dword(Self::WRITE, *d);
+            }
+            self.dev.write_dword(Self::CTRL, Self::GO);
+        }
+
+        /// Polls for READY (the responder runs in a work item).
+        fn wait_ready(&self) -> bool {
+            for _ in 0..1000 {
+                if self.status() & Self::READY != 0 {
+                    return true;
+                }
+                kernel::time::delay::fsleep(kernel::time::Delta::from_micros(1000));
+            }
+            false
+        }
+    }
+
+    /// A DOE discovery request for `index` (vendor 1, type 0, 3 dwords).
+    fn discovery(index: u32) -> [u32; 3] {
+        [0x0000_0001, 3, index]
+    }
+
+    #[test]
+    fn doe_register_protocol() {
+        let r = ready();
+        assert!(r.is_some());
+        let Some(r) = r else { return };
+        let doe = RawDoe { dev: &r.dev };
+        assert_eq!(doe.status(), 0);
+        // Reading the read mailbox with nothing ready gives zero.
+        assert_eq!(r.dev.read_dword(RawDoe::READ), 0);
+
+        // A discovery exchange by hand: index 1 is CMA/SPDM, the last one.
+        doe.write_object(&discovery(1));
+        assert!(doe.wait_ready());
+        let mut answer = [0u32; 3];
+        for word in answer.iter_mut() {
+            *word = r.dev.read_dword(RawDoe::READ);
+            r.dev.write_dword(RawDoe::READ, 0);
+        }
+        assert_eq!(answer, [0x0000_0001, 3, 0x0001_0001]);
+        assert_eq!(doe.status(), 0);
+
+        // GO without a whole object header is an error until ABORT.
+        r.dev.write_dword(RawDoe::WRITE, 0x0000_0001);
+        r.dev.write_dword(RawDoe::CTRL, RawDoe::GO);
+        assert_eq!(doe.status(), RawDoe::ERROR);
+        doe.abort();
+        assert_eq!(doe.status(), 0);
+
+        // An object longer than the mailbox takes is an error too.
+        for _ in 0..crate::mailbox::MAX_DWORDS + 1 {
+            r.dev.write_dword(RawDoe::WRITE, 0);
+        }
+        assert_eq!(doe.status(), RawDoe::ERROR);
+        doe.abort();
+        assert_eq!(doe.status(), 0);
+
+        // A DOE type the mailbox does not offer (secured SPDM) is an error.
+        doe.write_object(&[0x0002_0001, 3, 0]);
+        for _ in 0..1000 {
+            if doe.status() & RawDoe::BUSY == 0 {
+                break;
+            }
+            kernel::time::delay::fsleep(kernel::time::Delta::from_micros(1000));
+        }
+        assert_eq!(doe.status(), RawDoe::ERROR);
+        doe.abort();
+
+        // While BUSY, writes to the mailbox are dropped; ABORT recovers.
+        params::set_misbehave(fault::STUCK_MAILBOX);
+        doe.write_object(&discovery(0));
+        assert_eq!(doe.status(), RawDoe::BUSY);
+        r.dev.write_dword(RawDoe::WRITE, 0xdead_beef);
+        doe.abort();
+        params::set_misbehave(0);
+        doe.write_object(&discovery(0));
+        assert!(doe.wait_ready());
+        assert_eq!(r.dev.read_dword(RawDoe::READ), 0x0000_0001);
+        doe.abort();
+        assert_eq!(doe.status(), 0);
+        // Upstream pci_doe still works after all that.
+        let mut resp = [0u8; 16];
+        assert_eq!(r.spdm(&[0x10, 0x84, 0x00, 0x00], &mut resp).ok(), Some(8));
+    }
 }
