@@ -73,14 +73,7 @@ static int find_ext_cap(const uint8_t *cfg, int id)
 
 static int load(const char *params)
 {
-	char path[] = TEEIO_MODULE_DIR "/" MODULE_NAME ".ko";
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
-	close(fd);
-	return ret;
+	return teeio_load_module_params(MODULE_NAME, params);
 }
 
 FIXTURE(emulated) {

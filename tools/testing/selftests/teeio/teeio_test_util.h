@@ -16,8 +16,8 @@
 /* Where the test machine keeps the teeio modules. */
 #define TEEIO_MODULE_DIR "/lib/modules/teeio"
 
-/* Loads module @name; returns 0 or -errno. */
-static inline int teeio_load_module(const char *name)
+/* Loads module @name with @params; returns 0 or -errno. */
+static inline int teeio_load_module_params(const char *name, const char *params)
 {
 	char path[256];
 	int fd, ret;
@@ -26,9 +26,15 @@ static inline int teeio_load_module(const char *name)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
 	close(fd);
 	return ret;
+}
+
+/* Loads module @name; returns 0 or -errno. */
+static inline int teeio_load_module(const char *name)
+{
+	return teeio_load_module_params(name, "");
 }
 
 /* Unloads module @name; returns 0 or -errno. */
