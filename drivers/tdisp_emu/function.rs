@@ -81,15 +81,17 @@ impl Function {
     pub(crate) fn endpoint(bdf: Bdf, pcie_cap: u16, link: ChainLink, dsm: Dsm) -> Result<Arc<Self>> {
         let responder = Responder { dsm, request: KVec::new(), response: KVec::new() };
         let role = Role::Endpoint { pcie_cap, mailbox: Mailbox::new()? };
-        Self::new(bdf, role, link, Some(responder), true)
+        Self::new(bdf, role, link, Some(responder))
     }
 
     /// The emulated IDE capability of the root port at `bdf`.
     pub(crate) fn root_port(bdf: Bdf, link: ChainLink) -> Result<Arc<Self>> {
-        Self::new(bdf, Role::RootPort, link, None, false)
+        Self::new(bdf, Role::RootPort, link, None)
     }
 
-    fn new(bdf: Bdf, role: Role, link: ChainLink, responder: Option<Responder>, ide_km: bool) -> Result<Arc<Self>> {
+    fn new(bdf: Bdf, role: Role, link: ChainLink, responder: Option<Responder>) -> Result<Arc<Self>> {
+        // Endpoint keys come through IDE_KM; the platform programs the port's.
+        let ide_km = matches!(role, Role::Endpoint { .. });
         Arc::pin_init(
             pin_init!(Self {
                 bdf,

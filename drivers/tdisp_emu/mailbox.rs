@@ -205,22 +205,23 @@ impl Mailbox {
                 return;
             }
         }
-        scratch_resp.clear();
+        // Sized once; the responder writes every byte it answers with.
         if scratch_resp.resize(MAX_DWORDS * 4, 0, GFP_KERNEL).is_err() {
             self.state.store(ERROR, Release);
             return;
         }
-        let answer = respond(scratch_req, scratch_resp);
-        let Ok(bytes) = answer else {
+        let answer = match respond(scratch_req, scratch_resp) {
+            Ok(bytes) => scratch_resp.get(..bytes),
+            Err(_) => None,
+        };
+        let Some(answer) = answer else {
             self.state.store(ERROR, Release);
             return;
         };
-        let dwords = bytes.div_ceil(4).min(MAX_DWORDS);
-        for (i, word) in self.resp.iter().take(dwords).enumerate() {
+        let dwords = answer.len().div_ceil(4);
+        for (word, chunk) in self.resp.iter().zip(answer.chunks(4)) {
             let mut le = [0u8; 4];
-            for (j, b) in le.iter_mut().enumerate() {
-                *b = scratch_resp.get(i * 4 + j).copied().filter(|_| i * 4 + j < bytes).unwrap_or(0);
-            }
+            le[..chunk.len()].copy_from_slice(chunk);
             word.store(u32::from_le_bytes(le), Relaxed);
         }
         self.resp_len.store(dwords, Relaxed);
