@@ -20,7 +20,7 @@ use crate::mailbox::{self, Kick, Mailbox, MailboxFaults};
 use crate::params;
 use crate::pci_edge::Bdf;
 use crate::registers::{
-    extract, merge, ChainLink, IdeRegisters, DEVCAP_TEE, DOE_HEADER, DOE_OFFSET, EMULATED_END, IDE_OFFSET,
+    extract, merge, ChainLink, IdeRegisters, DEVCAP_TEE, DOE_HEADER, DOE_OFFSET, EMULATED_END, IDE_OFFSET, KEY_PORT_OFFSET,
 };
 
 /// What kind of function is emulated.
@@ -132,7 +132,10 @@ impl Function {
                     mailbox.read(o - DOE_OFFSET, Self::mailbox_faults())
                 }
             }
-            (_, o) if (IDE_OFFSET..EMULATED_END).contains(&o) => self.ide.read(o - IDE_OFFSET),
+            (_, o) if (IDE_OFFSET..KEY_PORT_OFFSET).contains(&o) => self.ide.read(o - IDE_OFFSET),
+            (Role::RootPort, o) if (KEY_PORT_OFFSET..EMULATED_END).contains(&o) => {
+                self.ide.key_port_read(o - KEY_PORT_OFFSET)
+            }
             (_, o) if (DOE_OFFSET..EMULATED_END).contains(&o) => 0,
             (Role::Endpoint { pcie_cap, .. }, o) if o == pcie_cap + 4 => raw(o) | DEVCAP_TEE,
             (_, o) => self.link.patch(o, raw(o), self.first_emulated()),
@@ -159,7 +162,13 @@ impl Function {
                         let _ = workqueue::system().enqueue(self.clone());
                     }
                 }
-                _ if aligned >= IDE_OFFSET => {
+                Role::RootPort if aligned >= KEY_PORT_OFFSET => {
+                    // Key registers take whole dwords only.
+                    if size == 4 {
+                        self.ide.key_port_write(aligned - KEY_PORT_OFFSET, value);
+                    }
+                }
+                _ if (IDE_OFFSET..KEY_PORT_OFFSET).contains(&aligned) => {
                     let reg = aligned - IDE_OFFSET;
                     self.ide.write(reg, merge(self.ide.read(reg), offset, size, value));
                 }

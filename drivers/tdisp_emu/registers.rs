@@ -9,7 +9,14 @@
 //!   tail of the real chain  next pointer redirected to the first emulated one
 //!   0xe00 .. 0xe18          DOE extended capability (endpoints)
 //!   0xe20 .. 0xe40          IDE extended capability, one selective stream
+//!   0xe40 .. 0xe80          root ports: vendor-specific "platform key port"
 //! ```
+//!
+//! The key port stands in for the platform's private path to the root
+//! port's IDE keys, which real hardware gives only to the TSM: the slot in
+//! CONTROL\[3:0\], PROGRAM (bit 8) commits the ten KEY dwords to it, GO
+//! (bit 9) and STOP (bit 10) start and stop it; CONTROL reads back the
+//! bitmap of started slots. The key dwords read as zero.
 //!
 //! Everything else goes to the device through the bus's original accessors.
 
@@ -19,13 +26,19 @@ use kernel::sync::atomic::{Atomic, Relaxed};
 pub(crate) const DOE_OFFSET: u16 = 0xe00;
 /// Offset of the emulated IDE capability.
 pub(crate) const IDE_OFFSET: u16 = 0xe20;
+/// Offset of the emulated platform key port (root ports).
+pub(crate) const KEY_PORT_OFFSET: u16 = 0xe40;
 /// End of the emulated capabilities.
-pub(crate) const EMULATED_END: u16 = 0xe40;
+pub(crate) const EMULATED_END: u16 = 0xe80;
 
 /// PCI_EXT_CAP_ID_DOE.
 const EXT_CAP_ID_DOE: u32 = 0x2e;
 /// PCI_EXT_CAP_ID_IDE.
 const EXT_CAP_ID_IDE: u32 = 0x30;
+/// PCI_EXT_CAP_ID_VNDR.
+const EXT_CAP_ID_VNDR: u32 = 0x0b;
+/// VSEC ID of the platform key port (vendor-specific; emulation only).
+pub(crate) const KEY_PORT_VSEC_ID: u32 = 0x7e10;
 /// PCI_EXP_DEVCAP_TEE.
 pub(crate) const DEVCAP_TEE: u32 = 1 << 30;
 
@@ -36,8 +49,14 @@ pub(crate) const fn ext_cap_header(id: u32, version: u32, next: u16) -> u32 {
 
 /// Header of the emulated DOE capability (version 1, IDE next).
 pub(crate) const DOE_HEADER: u32 = ext_cap_header(EXT_CAP_ID_DOE, 1, IDE_OFFSET);
-/// Header of the emulated IDE capability (version 1, last).
-pub(crate) const IDE_HEADER: u32 = ext_cap_header(EXT_CAP_ID_IDE, 1, 0);
+/// Header of the emulated IDE capability of an endpoint (version 1, last).
+const IDE_HEADER: u32 = ext_cap_header(EXT_CAP_ID_IDE, 1, 0);
+/// Header of the emulated IDE capability of a root port (key port next).
+const IDE_HEADER_PORT: u32 = ext_cap_header(EXT_CAP_ID_IDE, 1, KEY_PORT_OFFSET);
+/// Header of the key port (version 1, last).
+const KEY_PORT_HEADER: u32 = ext_cap_header(EXT_CAP_ID_VNDR, 1, 0);
+/// VSEC header of the key port: ID, revision 1, length.
+const KEY_PORT_VSEC_HEADER: u32 = KEY_PORT_VSEC_ID | 1 << 16 | ((EMULATED_END - KEY_PORT_OFFSET) as u32) << 20;
 
 /// How the emulated capabilities hang off the real extended capability list.
 #[derive(Clone, Copy, Debug)]
@@ -71,6 +90,20 @@ mod ide_reg {
     pub(super) const SEL_RID_2: u16 = 0x1c;
 }
 
+/// Key port register offsets within its capability.
+pub(crate) mod key_port {
+    /// Slot and command.
+    pub(crate) const CONTROL: u16 = 0x08;
+    /// First of the ten key dwords.
+    pub(crate) const KEY: u16 = 0x0c;
+    /// Commit the key dwords to the slot.
+    pub(crate) const PROGRAM: u32 = 1 << 8;
+    /// Start the slot's key.
+    pub(crate) const GO: u32 = 1 << 9;
+    /// Stop the slot's key.
+    pub(crate) const STOP: u32 = 1 << 10;
+}
+
 /// PCI_IDE_CAP_SELECTIVE.
 const IDE_CAP_SELECTIVE: u32 = 1 << 1;
 /// PCI_IDE_CAP_IDE_KM.
@@ -102,6 +135,8 @@ pub(crate) struct IdeRegisters {
     keys_programmed: Atomic<u32>,
     /// Slots started by K_SET_GO; written by the responder only.
     keys_live: Atomic<u32>,
+    /// Root ports: key dwords written to the key port, not yet programmed.
+    staged: [Atomic<u32>; KEY_DWORDS],
 }
 
 impl IdeRegisters {
@@ -115,6 +150,7 @@ impl IdeRegisters {
             keys: core::array::from_fn(|_| core::array::from_fn(|_| Atomic::new(0))),
             keys_programmed: Atomic::new(0),
             keys_live: Atomic::new(0),
+            staged: core::array::from_fn(|_| Atomic::new(0)),
         }
     }
 
@@ -143,7 +179,8 @@ impl IdeRegisters {
     /// A register read, `offset` relative to the capability.
     pub(crate) fn read(&self, offset: u16) -> u32 {
         match offset {
-            0 => IDE_HEADER,
+            0 if self.ide_km => IDE_HEADER,
+            0 => IDE_HEADER_PORT,
             ide_reg::CAP => IDE_CAP_SELECTIVE | if self.ide_km { IDE_CAP_IDE_KM } else { 0 },
             ide_reg::CTL => self.ctl.load(Relaxed),
             ide_reg::SEL_CAP => 0,
@@ -159,6 +196,39 @@ impl IdeRegisters {
             ide_reg::SEL_RID_1 => self.rid_1.load(Relaxed),
             ide_reg::SEL_RID_2 => self.rid_2.load(Relaxed),
             _ => 0,
+        }
+    }
+
+    /// A key port read, `offset` relative to its capability.
+    pub(crate) fn key_port_read(&self, offset: u16) -> u32 {
+        match offset {
+            0 => KEY_PORT_HEADER,
+            4 => KEY_PORT_VSEC_HEADER,
+            key_port::CONTROL => self.keys_live.load(Relaxed),
+            _ => 0,
+        }
+    }
+
+    /// A key port write of the whole dword at `offset`. Key port writes
+    /// come from the emulated TSM one at a time, as the key slots' other
+    /// writer (IDE_KM) does for endpoints.
+    pub(crate) fn key_port_write(&self, offset: u16, value: u32) {
+        if offset == key_port::CONTROL {
+            let slot = (value & 0xf) as usize;
+            if value & key_port::PROGRAM != 0 {
+                let material: [u32; KEY_DWORDS] = core::array::from_fn(|i| self.staged[i].load(Relaxed));
+                self.program_key(slot, &material);
+            }
+            if value & key_port::GO != 0 {
+                self.set_key_live(slot, true);
+            }
+            if value & key_port::STOP != 0 {
+                self.set_key_live(slot, false);
+            }
+        } else if let Some(word) = offset.checked_sub(key_port::KEY).map(|o| usize::from(o / 4)) {
+            if let Some(staged) = self.staged.get(word) {
+                staged.store(value, Relaxed);
+            }
         }
     }
 

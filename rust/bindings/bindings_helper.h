@@ -13,3 +13,10 @@
 #include <linux/tsm.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
+
+/* The emulated platform TSM's call ABI and the guest request uAPI. */
+#include "../../include/teeio/tsm_fw.h"
+#include "../../include/uapi/linux/teeio_tsm.h"
+
+/* The host TSM bridge's C edge. */
+#include "../../tsm/host_bridge/pci_tsm_glue.h"

@@ -59,6 +59,57 @@ echo "-- unloaded: 0000:01:00.0 is probed again as it really is"
 devcap 01:00.0
 ext_caps 01:00.0
 
+step "host TSM bridge over the EMULATED platform TSM: connect, bind, report, unbind, disconnect"
+BDF=0000:01:00.0
+TSM=/sys/bus/pci/devices/$BDF/tsm
+HOOK=/sys/kernel/debug/teeio_tsm_test
+STATES="CONFIG_UNLOCKED CONFIG_LOCKED RUN ERROR"
+# One test-hook command; prints what it did and its outcome.
+hook() {
+	echo "$*" > $HOOK/control 2>/dev/null
+	printf '%-44s -> %s\n' "$*" "$(head -1 $HOOK/result)"
+}
+tdi_state() {
+	echo "state $BDF" > $HOOK/control
+	set -- $STATES
+	shift "$(sed -n 's/^rc=\([0-9]*\) .*/\1/p' $HOOK/result)"
+	echo "TDI $BDF: $1"
+}
+insmod /lib/modules/teeio/teeio_tdisp_emu.ko bdfs=$BDF
+insmod /lib/modules/teeio/teeio_tsm_emu.ko
+insmod /lib/modules/teeio/teeio_tsm_bridge.ko
+insmod /lib/modules/teeio/teeio_tsm_test.ko
+dmesg | grep -E 'EMULATED platform TSM|host TSM bridge registered'
+echo "-- TSM devices: $(ls /sys/class/tsm)"
+echo "-- before connect: connect='$(cat $TSM/connect)' authenticated='$(cat /sys/bus/pci/devices/$BDF/authenticated)'"
+echo "# echo tsm0 > $TSM/connect"
+echo tsm0 > $TSM/connect
+dmesg | grep -E 'EMULATED TSM: device|IDE stream|connected:' | tail -4
+echo "-- connect='$(cat $TSM/connect)' authenticated='$(cat /sys/bus/pci/devices/$BDF/authenticated)' dsm='$(cat $TSM/dsm)' bound='$(cat $TSM/bound)'"
+echo "-- IDE streams upstream pci_ide registered on the host bridge: $(ls /sys/devices/pci0000:00 | grep "^stream" | tr "\n" " ")"
+tdi_state
+echo "-- bind for VM 0 through pci_tsm_bind() (test hook)"
+hook bind $BDF 0 0100
+echo "-- bound='$(cat $TSM/bound)'"
+tdi_state
+echo "-- guest requests (pci_tsm_guest_req): state, report, measurements"
+hook req $BDF 0 2 0100 0 0 8
+hook req $BDF 0 1 0100 0 4096
+hook req $BDF 0 3 0100 0 0 | cut -c1-60
+echo "-- refused: a state change in INFO scope, another TDI, a second VM"
+hook req $BDF 0 6 0100 0 0
+hook req $BDF 1 6 0200 0 0
+hook bind $BDF 1 0100
+echo "-- unbind: the platform TSM's ordered teardown"
+hook unbind $BDF
+dmesg | grep -E 'teardown [1-4]/4' | tail -4
+echo "-- bound='$(cat $TSM/bound)'"
+tdi_state
+echo "# echo tsm0 > $TSM/disconnect"
+echo tsm0 > $TSM/disconnect
+echo "-- connect='$(cat $TSM/connect)' authenticated='$(cat /sys/bus/pci/devices/$BDF/authenticated)'"
+rmmod teeio_tsm_test teeio_tsm_bridge teeio_tsm_emu teeio_tdisp_emu
+
 step "teeio protocol library, in the kernel: KUnit"
 insmod /lib/modules/teeio/teeio_proto_kunit.ko
 for s in /sys/kernel/debug/kunit/teeio_proto_*; do

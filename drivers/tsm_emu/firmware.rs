@@ -1,0 +1,672 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! EMULATION: the platform TSM's trusted state and the rules it enforces,
+//! one function per call of its ABI (include/teeio/tsm_fw.h).
+//!
+//! Rules: binding needs a connected device with live IDE keys and regions
+//! added for the TDI; one TDI belongs to one TVM at a time; guest calls
+//! come from the TVM that owns the TDI, never from the host; mapping
+//! private MMIO needs a locked TDI and a region matching a report range
+//! exactly; START needs the lock, every range accepted, and the lock's
+//! nonce, which only the firmware holds. Unbinding unmaps private MMIO,
+//! stops the TDI, drops its DMA and frees it, in that order.
+
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+use kernel::new_mutex;
+use zerocopy::byteorder::little_endian::{U16, U64};
+use zerocopy::IntoBytes;
+
+use crate::device::{Device, IdeStream, TdiContext};
+use crate::ide_km::{self, key_sub_stream, KeyMaterial, StreamKey};
+use crate::platform_edge::{random_bytes, KeyPort};
+use crate::requester::{Requester, PORTION};
+use crate::tdi_state::TdiState;
+use crate::tdisp::{self, InterfaceId, LockInterfaceRequest, StartInterfaceRequest};
+use crate::teeio_bindings as abi;
+use crate::tvm::{Mapping, Region, Tvm};
+
+/// Call status (TEEIO_TSM_ERR_*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    Failed,
+    NotSupported,
+    InvalidParam,
+    Denied,
+    InvalidAddress,
+    AlreadyAvailable,
+    InvalidState,
+    BadRange,
+    Timeout,
+    Io,
+    NoMemory,
+}
+
+impl Status {
+    /// The ABI value.
+    pub(crate) fn code(self) -> i32 {
+        match self {
+            Status::Failed => abi::TEEIO_TSM_ERR_FAILED,
+            Status::NotSupported => abi::TEEIO_TSM_ERR_NOT_SUPPORTED,
+            Status::InvalidParam => abi::TEEIO_TSM_ERR_INVALID_PARAM,
+            Status::Denied => abi::TEEIO_TSM_ERR_DENIED,
+            Status::InvalidAddress => abi::TEEIO_TSM_ERR_INVALID_ADDRESS,
+            Status::AlreadyAvailable => abi::TEEIO_TSM_ERR_ALREADY_AVAILABLE,
+            Status::InvalidState => abi::TEEIO_TSM_ERR_INVALID_STATE,
+            Status::BadRange => abi::TEEIO_TSM_ERR_BAD_RANGE,
+            Status::Timeout => abi::TEEIO_TSM_ERR_TIMEOUT,
+            Status::Io => abi::TEEIO_TSM_ERR_IO,
+            Status::NoMemory => abi::TEEIO_TSM_ERR_NO_MEMORY,
+        }
+    }
+}
+
+/// Result of a call: the value for `ret`, or a status.
+pub(crate) type CallResult = Result<u64, Status>;
+
+/// Who makes a call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    Host,
+    /// A TVM, by handle, its request relayed by the host.
+    Tvm(u64),
+}
+
+/// One decoded call.
+pub(crate) struct Call<'a> {
+    pub(crate) fid: u32,
+    pub(crate) caller: Caller,
+    pub(crate) tvm: u64,
+    pub(crate) device: u32,
+    pub(crate) tdi: u32,
+    pub(crate) args: &'a mut [u64; 3],
+    pub(crate) buf: &'a mut [u8],
+    pub(crate) doe: abi::teeio_tsm_doe_fn,
+    pub(crate) doe_ctx: *mut kernel::ffi::c_void,
+}
+
+/// The firmware's state.
+struct State {
+    tvms: KVec<Tvm>,
+    devices: KVec<Device>,
+    next_tvm: u64,
+}
+
+/// The emulated platform TSM.
+#[pin_data]
+pub(crate) struct Firmware {
+    #[pin]
+    state: Mutex<State>,
+}
+
+/// Sub-stream, direction bits of the six keys of one stream (key set 0).
+const STREAM_KEYS: [u8; 6] = [
+    key_sub_stream::SUB_STREAM_PR,
+    key_sub_stream::SUB_STREAM_PR | key_sub_stream::DIRECTION_TX,
+    key_sub_stream::SUB_STREAM_NPR,
+    key_sub_stream::SUB_STREAM_NPR | key_sub_stream::DIRECTION_TX,
+    key_sub_stream::SUB_STREAM_CPL,
+    key_sub_stream::SUB_STREAM_CPL | key_sub_stream::DIRECTION_TX,
+];
+
+/// Key slot of a (sub-stream, direction, key set) triple, as the emulated
+/// IDE registers number them.
+fn key_slot(key_sub_stream: u8) -> u32 {
+    let sub = u32::from(key_sub_stream >> 4) & 3;
+    let dir = u32::from(key_sub_stream >> 1) & 1;
+    sub * 4 + dir * 2 + u32::from(key_sub_stream & 1)
+}
+
+fn interface(tdi: u32) -> InterfaceId {
+    let segment = (tdi >> 16) as u8;
+    InterfaceId::new(tdi as u16, (segment != 0).then_some(segment))
+}
+
+fn tdisp_failed(what: &str, tdi: u32, code: impl core::fmt::Debug) -> Status {
+    pr_warn!("EMULATED TSM: TDI {:#x}: {} refused by the DSM: {:?}\n", tdi, what, code);
+    Status::Failed
+}
+
+impl State {
+    fn tvm_mut(&mut self, handle: u64) -> Result<&mut Tvm, Status> {
+        self.tvms.iter_mut().find(|t| t.handle == handle).ok_or(Status::InvalidParam)
+    }
+
+    fn device_mut(&mut self, id: u32) -> Result<&mut Device, Status> {
+        self.devices.iter_mut().find(|d| d.id == id).ok_or(Status::InvalidState)
+    }
+
+    /// The device holding `tdi` bound to TVM `tvm`.
+    fn owned_tdi(&mut self, device: u32, tdi: u32, tvm: u64) -> Result<&mut TdiContext, Status> {
+        let dev = self.device_mut(device)?;
+        match dev.tdi_mut(tdi) {
+            Some(t) if t.tvm == Some(tvm) => Ok(t),
+            _ => {
+                pr_warn!("EMULATED TSM: TVM {} does not own TDI {:#x}\n", tvm, tdi);
+                Err(Status::Denied)
+            }
+        }
+    }
+}
+
+/// Reads the DSM's state of `tdi`.
+fn dsm_state(dsm: &mut Requester, tdi: u32) -> Result<TdiState, Status> {
+    dsm.tdisp(interface(tdi), tdisp::Request::GetDeviceInterfaceState, |r| match r {
+        tdisp::Response::DeviceInterfaceState(s) => Ok(s),
+        other => Err(tdisp_failed("GET_DEVICE_INTERFACE_STATE", tdi, other.code())),
+    })
+}
+
+/// STOP_INTERFACE; the DSM's state afterwards.
+fn dsm_stop(dsm: &mut Requester, tdi: u32) -> Result<TdiState, Status> {
+    dsm.tdisp(interface(tdi), tdisp::Request::StopInterface, |r| match r {
+        tdisp::Response::StopInterface => Ok(TdiState::ConfigUnlocked),
+        other => Err(tdisp_failed("STOP_INTERFACE", tdi, other.code())),
+    })
+}
+
+/// Reads the whole interface report of a locked `tdi`.
+fn read_report(dsm: &mut Requester, tdi: u32) -> Result<KVec<u8>, Status> {
+    let mut report = KVec::new();
+    loop {
+        let request = tdisp::GetDeviceInterfaceReportRequest {
+            offset: U16::new(u16::try_from(report.len()).map_err(|_| Status::Io)?),
+            length: U16::new(PORTION),
+        };
+        let remainder = dsm.tdisp(interface(tdi), tdisp::Request::GetDeviceInterfaceReport(&request), |r| match r {
+            tdisp::Response::DeviceInterfaceReport { portion, remainder_length } => {
+                if portion.len() > usize::from(PORTION) || (portion.is_empty() && remainder_length != 0) {
+                    pr_warn!("EMULATED TSM: TDI {:#x}: report portion of {} bytes\n", tdi, portion.len());
+                    return Err(Status::Io);
+                }
+                report.extend_from_slice(portion, GFP_KERNEL).map_err(|_| Status::NoMemory)?;
+                Ok(remainder_length)
+            }
+            other => Err(tdisp_failed("GET_DEVICE_INTERFACE_REPORT", tdi, other.code())),
+        })?;
+        if remainder == 0 {
+            return Ok(report);
+        }
+        if report.len() + usize::from(remainder) > usize::from(u16::MAX) {
+            return Err(Status::Io);
+        }
+    }
+}
+
+impl Firmware {
+    /// A firmware with no TVMs and no devices.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            state <- new_mutex!(State { tvms: KVec::new(), devices: KVec::new(), next_tvm: 1 }),
+        })
+    }
+
+    /// Runs one call.
+    pub(crate) fn call(&self, c: Call<'_>) -> CallResult {
+        let host = c.caller == Caller::Host;
+        if host != (c.fid < abi::TEEIO_TSM_GUEST_FID_BASE) {
+            pr_warn!("EMULATED TSM: call {:#x} refused: wrong caller\n", c.fid);
+            return Err(Status::Denied);
+        }
+        let mut state = self.state.lock();
+        let s = &mut *state;
+        match c.fid {
+            abi::teeio_tsm_fid_TEEIO_TSM_CREATE_TVM => Self::create_tvm(s),
+            abi::teeio_tsm_fid_TEEIO_TSM_DESTROY_TVM => Self::destroy_tvm(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_CONNECT_DEVICE => Self::connect_device(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_DISCONNECT_DEVICE => Self::disconnect_device(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_IDE_KEYS_START => Self::ide_keys_start(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_IDE_KEYS_STOP => Self::ide_keys_stop(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_ADD_TVM_INTERFACE_REGION => Self::add_region(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_RECLAIM_TVM_INTERFACE_REGION => Self::reclaim_region(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_BIND_INTERFACE => Self::bind_interface(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_UNBIND_INTERFACE => Self::unbind_interface(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_GET_HOST_INTERFACE_STATE => Self::host_interface_state(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_GET_INTERFACE_REPORT => Self::get_interface_report(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_GET_INTERFACE_STATE => Self::get_interface_state(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_GET_DEVICE_MEASUREMENTS => Self::get_device_measurements(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_MAP_INTERFACE_MMIO => Self::map_interface_mmio(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_ACCEPT_INTERFACE_DMA => Self::accept_interface_dma(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_START_INTERFACE => Self::start_interface(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_STOP_INTERFACE => Self::stop_interface(s, c),
+            _ => Err(Status::NotSupported),
+        }
+    }
+
+    fn create_tvm(s: &mut State) -> CallResult {
+        let handle = s.next_tvm;
+        s.tvms.push(Tvm::new(handle), GFP_KERNEL).map_err(|_| Status::NoMemory)?;
+        s.next_tvm += 1;
+        pr_info!("EMULATED TSM: TVM {} created\n", handle);
+        Ok(handle)
+    }
+
+    fn destroy_tvm(s: &mut State, c: Call<'_>) -> CallResult {
+        let index = s.tvms.iter().position(|t| t.handle == c.tvm).ok_or(Status::InvalidParam)?;
+        if s.devices.iter().any(|d| d.tdis.iter().any(|t| t.tvm == Some(c.tvm))) {
+            pr_warn!("EMULATED TSM: TVM {} still has bound TDIs\n", c.tvm);
+            return Err(Status::InvalidState);
+        }
+        drop(s.tvms.remove(index));
+        pr_info!("EMULATED TSM: TVM {} destroyed\n", c.tvm);
+        Ok(0)
+    }
+
+    fn connect_device(s: &mut State, c: Call<'_>) -> CallResult {
+        if s.devices.iter().any(|d| d.id == c.device) {
+            return Err(Status::AlreadyAvailable);
+        }
+        let mut dsm = Requester::new(c.doe, c.doe_ctx)?;
+        let evidence = dsm.connect()?;
+        let device = Device {
+            id: c.device,
+            cert_digest: evidence.cert_digest,
+            measurements: evidence.measurements,
+            ide: None,
+            tdis: KVec::new(),
+        };
+        pr_info!(
+            "EMULATED TSM: device {:#x} connected: SPDM 1.2, certificate chain {} bytes (digest {:02x}{:02x}{:02x}{:02x}..), measurements {} bytes\n",
+            c.device,
+            evidence.cert_chain_len,
+            device.cert_digest[0],
+            device.cert_digest[1],
+            device.cert_digest[2],
+            device.cert_digest[3],
+            device.measurements.len()
+        );
+        s.devices.push(device, GFP_KERNEL).map_err(|_| Status::NoMemory)?;
+        Ok(0)
+    }
+
+    fn disconnect_device(s: &mut State, c: Call<'_>) -> CallResult {
+        let index = s.devices.iter().position(|d| d.id == c.device).ok_or(Status::InvalidState)?;
+        let dev = &s.devices[index];
+        if dev.has_bound_tdis() || dev.ide.is_some() {
+            pr_warn!("EMULATED TSM: device {:#x} still has bound TDIs or IDE keys\n", c.device);
+            return Err(Status::InvalidState);
+        }
+        drop(s.devices.remove(index));
+        pr_info!("EMULATED TSM: device {:#x} disconnected\n", c.device);
+        Ok(0)
+    }
+
+    fn ide_keys_start(s: &mut State, c: Call<'_>) -> CallResult {
+        let dev = s.device_mut(c.device)?;
+        if dev.ide.is_some() {
+            return Err(Status::AlreadyAvailable);
+        }
+        let stream_id = u8::try_from(c.args[0]).map_err(|_| Status::InvalidParam)?;
+        let root_port = u32::try_from(c.args[1]).map_err(|_| Status::InvalidParam)?;
+        let port = KeyPort::find(root_port).ok_or_else(|| {
+            pr_warn!("EMULATED TSM: root port {:#x} has no platform key port\n", root_port);
+            Status::InvalidParam
+        })?;
+        let mut dsm = Requester::new(c.doe, c.doe_ctx)?;
+        let keys = |go: bool, dsm: &mut Requester| -> Result<(), Status> {
+            for kss in STREAM_KEYS {
+                let key = StreamKey { reserved: [0; 2], stream_id, status: 0, key_sub_stream: kss, port_index: 0 };
+                let message = if go { ide_km::Message::KSetGo(&key) } else { ide_km::Message::KSetStop(&key) };
+                dsm.ide_km(message, |m| match m {
+                    ide_km::Message::KGostopAck(_) => Ok(()),
+                    _ => Err(Status::Io),
+                })?;
+                // The root port's receive key is the endpoint's transmit key.
+                port.set_live(key_slot(kss ^ key_sub_stream::DIRECTION_TX), go);
+            }
+            Ok(())
+        };
+        for kss in STREAM_KEYS {
+            let mut words = [0u32; 10];
+            random_bytes(words.as_mut_bytes());
+            let mut material = KeyMaterial { key: [Default::default(); 8], ifv: [Default::default(); 2] };
+            for (m, w) in Iterator::chain(material.key.iter_mut(), material.ifv.iter_mut()).zip(words.iter()) {
+                m.set(*w);
+            }
+            let key = StreamKey { reserved: [0; 2], stream_id, status: 0, key_sub_stream: kss, port_index: 0 };
+            dsm.ide_km(ide_km::Message::KeyProg(&key, &material), |m| match m {
+                ide_km::Message::KpAck(ack) if ack.status == ide_km::kp_ack_status::SUCCESS => Ok(()),
+                ide_km::Message::KpAck(ack) => {
+                    pr_warn!("EMULATED TSM: KEY_PROG refused with status {}\n", ack.status);
+                    Err(Status::Io)
+                }
+                _ => Err(Status::Io),
+            })?;
+            port.program(key_slot(kss ^ key_sub_stream::DIRECTION_TX), &words);
+        }
+        if let Err(e) = keys(true, &mut dsm) {
+            // Best effort: leave no key running on either side.
+            let _ = keys(false, &mut dsm);
+            return Err(e);
+        }
+        dev.ide = Some(IdeStream { stream_id, root_port });
+        pr_info!(
+            "EMULATED TSM: device {:#x}: IDE stream {} keys programmed and started (endpoint by IDE_KM, root port {:#x} by the platform)\n",
+            c.device,
+            stream_id,
+            root_port
+        );
+        Ok(u64::from(port.live()))
+    }
+
+    fn ide_keys_stop(s: &mut State, c: Call<'_>) -> CallResult {
+        let dev = s.device_mut(c.device)?;
+        let ide = dev.ide.take().ok_or(Status::InvalidState)?;
+        if let Some(port) = KeyPort::find(ide.root_port) {
+            for kss in STREAM_KEYS {
+                port.set_live(key_slot(kss ^ key_sub_stream::DIRECTION_TX), false);
+            }
+        }
+        let mut dsm = Requester::new(c.doe, c.doe_ctx)?;
+        let mut result = Ok(0);
+        for kss in STREAM_KEYS {
+            let key = StreamKey { reserved: [0; 2], stream_id: ide.stream_id, status: 0, key_sub_stream: kss, port_index: 0 };
+            if let Err(e) = dsm.ide_km(ide_km::Message::KSetStop(&key), |m| match m {
+                ide_km::Message::KGostopAck(_) => Ok(()),
+                _ => Err(Status::Io),
+            }) {
+                result = Err(e);
+            }
+        }
+        pr_info!("EMULATED TSM: device {:#x}: IDE stream {} keys stopped\n", c.device, ide.stream_id);
+        result
+    }
+
+    fn add_region(s: &mut State, c: Call<'_>) -> CallResult {
+        let (gpa, hpa, len) = (c.args[0], c.args[1], c.args[2]);
+        let page = crate::tdisp_report::PAGE_SIZE;
+        if len == 0 || (gpa | hpa | len) & (page - 1) != 0 || gpa.checked_add(len).is_none() {
+            return Err(Status::BadRange);
+        }
+        s.device_mut(c.device)?;
+        let tvm = s.tvm_mut(c.tvm)?;
+        if tvm.region_overlaps(gpa, len) {
+            return Err(Status::InvalidAddress);
+        }
+        tvm.regions.push(Region { tdi: c.tdi, gpa, hpa, len }, GFP_KERNEL).map_err(|_| Status::NoMemory)?;
+        Ok(0)
+    }
+
+    fn reclaim_region(s: &mut State, c: Call<'_>) -> CallResult {
+        let gpa = c.args[0];
+        let tvm = s.tvm_mut(c.tvm)?;
+        let index = tvm.regions.iter().position(|r| r.gpa == gpa).ok_or(Status::InvalidAddress)?;
+        let region = tvm.regions[index];
+        if tvm.stage2.iter().any(|m| region.covers(m.gpa, m.len)) {
+            return Err(Status::Denied);
+        }
+        drop(tvm.regions.remove(index));
+        Ok(0)
+    }
+
+    fn bind_interface(s: &mut State, c: Call<'_>) -> CallResult {
+        let mmio_offset = c.args[0];
+        let tvm = s.tvm_mut(c.tvm)?;
+        if !tvm.has_regions(c.tdi) {
+            pr_warn!("EMULATED TSM: TDI {:#x}: bind before its MMIO regions were added\n", c.tdi);
+            return Err(Status::InvalidState);
+        }
+        let dev = s.device_mut(c.device).inspect_err(|_| {
+            pr_warn!("EMULATED TSM: TDI {:#x}: bind before connect\n", c.tdi);
+        })?;
+        let Some(ide) = dev.ide else {
+            pr_warn!("EMULATED TSM: TDI {:#x}: bind without a secure IDE stream\n", c.tdi);
+            return Err(Status::InvalidState);
+        };
+        if dev.tdi_mut(c.tdi).is_none() {
+            dev.tdis.push(TdiContext::new(c.tdi, TdiState::ConfigUnlocked), GFP_KERNEL).map_err(|_| Status::NoMemory)?;
+        }
+        let tdi = dev.tdi_mut(c.tdi).ok_or(Status::Failed)?;
+        match tdi.tvm {
+            Some(owner) if owner == c.tvm => return Err(Status::AlreadyAvailable),
+            Some(owner) => {
+                pr_warn!("EMULATED TSM: TDI {:#x} belongs to TVM {}\n", c.tdi, owner);
+                return Err(Status::Denied);
+            }
+            None => {}
+        }
+        let mut dsm = Requester::new(c.doe, c.doe_ctx)?;
+        // A TDI left in ERROR (or locked) by an earlier failure goes back
+        // to CONFIG_UNLOCKED first: only STOP leaves ERROR.
+        if dsm_state(&mut dsm, c.tdi)? != TdiState::ConfigUnlocked {
+            dsm_stop(&mut dsm, c.tdi)?;
+        }
+        tdi.clear_lock();
+        tdi.state = TdiState::ConfigUnlocked;
+        let lock = LockInterfaceRequest {
+            flags: U16::new(tdisp::lock_flags::NO_FW_UPDATE),
+            default_stream_id: ide.stream_id,
+            reserved: 0,
+            mmio_reporting_offset: U64::new(mmio_offset),
+            bind_p2p_address_mask: U64::new(0),
+        };
+        let result = dsm
+            .tdisp(interface(c.tdi), tdisp::Request::LockInterface(&lock), |r| match r {
+                tdisp::Response::LockInterface(l) => Ok(l.start_interface_nonce),
+                other => Err(tdisp_failed("LOCK_INTERFACE", c.tdi, other.code())),
+            })
+            .and_then(|nonce| {
+                tdi.nonce = Some(nonce);
+                tdi.state = TdiState::ConfigLocked;
+                read_report(&mut dsm, c.tdi)
+            })
+            .and_then(|report| tdi.set_report(report, mmio_offset))
+            .and_then(|()| match dsm_state(&mut dsm, c.tdi)? {
+                TdiState::ConfigLocked => Ok(()),
+                other => {
+                    pr_warn!("EMULATED TSM: TDI {:#x}: {:?} after LOCK_INTERFACE\n", c.tdi, other);
+                    Err(Status::Io)
+                }
+            });
+        if let Err(e) = result {
+            tdi.clear_lock();
+            // Mirror the DSM: ERROR stays until the next bind stops it.
+            tdi.state = match dsm_state(&mut dsm, c.tdi) {
+                Ok(TdiState::Error) => TdiState::Error,
+                Ok(TdiState::ConfigUnlocked) => TdiState::ConfigUnlocked,
+                _ => dsm_stop(&mut dsm, c.tdi).unwrap_or(TdiState::Error),
+            };
+            pr_warn!("EMULATED TSM: TDI {:#x}: bind failed; TDI {:?}\n", c.tdi, tdi.state);
+            return Err(e);
+        }
+        tdi.tvm = Some(c.tvm);
+        pr_info!(
+            "EMULATED TSM: TDI {:#x} bound to TVM {}: CONFIG_LOCKED, report {} bytes, {} MMIO ranges\n",
+            c.tdi,
+            c.tvm,
+            tdi.report.len(),
+            tdi.ranges.len()
+        );
+        Ok(0)
+    }
+
+    /// Tears a bound TDI down in order: CPU (secure stage-2 unmap), DEVICE
+    /// (STOP_INTERFACE), IOMMU (trusted context), LAST (free the TDI).
+    fn unbind_interface(s: &mut State, c: Call<'_>) -> CallResult {
+        s.owned_tdi(c.device, c.tdi, c.tvm)?;
+        let tvm = s.tvm_mut(c.tvm)?;
+        let unmapped = tvm.unmap_tdi(c.tdi);
+        pr_info!("EMULATED TSM: TDI {:#x} teardown 1/4 CPU: {} private MMIO mappings unmapped\n", c.tdi, unmapped);
+        let dev = s.device_mut(c.device)?;
+        let tdi = dev.tdi_mut(c.tdi).ok_or(Status::Failed)?;
+        let mut dsm = Requester::new(c.doe, c.doe_ctx)?;
+        let stopped = match tdi.state {
+            TdiState::ConfigUnlocked => Ok(TdiState::ConfigUnlocked),
+            _ => dsm_stop(&mut dsm, c.tdi),
+        };
+        pr_info!("EMULATED TSM: TDI {:#x} teardown 2/4 DEVICE: STOP_INTERFACE {}\n", c.tdi, if stopped.is_ok() { "done" } else { "failed" });
+        let tvm = s.tvm_mut(c.tvm)?;
+        let dropped = tvm.drop_dma(c.tdi);
+        tvm.reclaim_tdi_regions(c.tdi);
+        pr_info!("EMULATED TSM: TDI {:#x} teardown 3/4 IOMMU: trusted DMA {}\n", c.tdi, if dropped { "dropped" } else { "was not accepted" });
+        let dev = s.device_mut(c.device)?;
+        let index = dev.tdis.iter().position(|t| t.id == c.tdi).ok_or(Status::Failed)?;
+        let state = stopped.unwrap_or(TdiState::Error);
+        if state == TdiState::ConfigUnlocked {
+            drop(dev.tdis.remove(index));
+        } else {
+            // The DSM did not stop it: keep the ERROR for the next bind.
+            let tdi = &mut dev.tdis[index];
+            tdi.tvm = None;
+            tdi.clear_lock();
+            tdi.state = state;
+        }
+        pr_info!("EMULATED TSM: TDI {:#x} teardown 4/4 LAST: TDI freed from TVM {}\n", c.tdi, c.tvm);
+        Ok(0)
+    }
+
+    fn host_interface_state(s: &mut State, c: Call<'_>) -> CallResult {
+        let dev = s.device_mut(c.device)?;
+        let mut dsm = Requester::new(c.doe, c.doe_ctx)?;
+        let state = dsm_state(&mut dsm, c.tdi)?;
+        if let Some(tdi) = dev.tdi_mut(c.tdi) {
+            tdi.state = state;
+        }
+        Ok(u64::from(state as u8))
+    }
+
+    fn tvm_of(c: &Call<'_>) -> u64 {
+        match c.caller {
+            Caller::Tvm(handle) => handle,
+            Caller::Host => 0,
+        }
+    }
+
+    fn get_interface_report(s: &mut State, c: Call<'_>) -> CallResult {
+        let tdi = s.owned_tdi(c.device, c.tdi, Self::tvm_of(&c))?;
+        if tdi.report.is_empty() {
+            return Err(Status::InvalidState);
+        }
+        let offset = usize::try_from(c.args[0]).map_err(|_| Status::BadRange)?;
+        let want = usize::try_from(c.args[1]).map_err(|_| Status::BadRange)?.min(c.buf.len());
+        let rest = tdi.report.get(offset..).ok_or(Status::BadRange)?;
+        let n = want.min(rest.len());
+        c.buf[..n].copy_from_slice(&rest[..n]);
+        c.args[2] = tdi.report.len() as u64;
+        Ok(n as u64)
+    }
+
+    fn get_interface_state(s: &mut State, c: Call<'_>) -> CallResult {
+        let tvm = Self::tvm_of(&c);
+        s.owned_tdi(c.device, c.tdi, tvm)?;
+        let mut dsm = Requester::new(c.doe, c.doe_ctx)?;
+        let state = dsm_state(&mut dsm, c.tdi)?;
+        let tdi = s.owned_tdi(c.device, c.tdi, tvm)?;
+        tdi.state = state;
+        let out = abi::teeio_tsm_guest_state {
+            tdi_state: state as u8,
+            dma_accepted: u8::from(tdi.dma_accepted),
+            mmio_ranges: tdi.ranges.len() as u16,
+            mmio_mapped: tdi.ranges.iter().filter(|r| r.mapped).count() as u16,
+            reserved: 0,
+        };
+        let size = size_of::<abi::teeio_tsm_guest_state>();
+        let dst = c.buf.get_mut(..size).ok_or(Status::InvalidParam)?;
+        // SAFETY: plain C struct of integers, `size` bytes long.
+        dst.copy_from_slice(unsafe { core::slice::from_raw_parts((&raw const out).cast::<u8>(), size) });
+        Ok(size as u64)
+    }
+
+    fn get_device_measurements(s: &mut State, c: Call<'_>) -> CallResult {
+        s.owned_tdi(c.device, c.tdi, Self::tvm_of(&c))?;
+        let dev = s.device_mut(c.device)?;
+        let n = dev.measurements.len();
+        let dst = c.buf.get_mut(..n).ok_or(Status::InvalidParam)?;
+        dst.copy_from_slice(&dev.measurements);
+        Ok(n as u64)
+    }
+
+    fn map_interface_mmio(s: &mut State, c: Call<'_>) -> CallResult {
+        let tvm_handle = Self::tvm_of(&c);
+        let (gpa, len) = (c.args[0], c.args[1]);
+        let tdi = s.owned_tdi(c.device, c.tdi, tvm_handle)?;
+        if tdi.state != TdiState::ConfigLocked {
+            return Err(Status::InvalidState);
+        }
+        let tvm = s.tvm_mut(tvm_handle)?;
+        let region = *tvm.regions.iter().find(|r| r.tdi == c.tdi && r.covers(gpa, len)).ok_or(Status::InvalidAddress)?;
+        let hpa = region.hpa + (gpa - region.gpa);
+        let tdi = s.owned_tdi(c.device, c.tdi, tvm_handle)?;
+        let range = tdi.ranges.iter_mut().find(|r| r.hpa == hpa && r.len == len).ok_or_else(|| {
+            pr_warn!("EMULATED TSM: TDI {:#x}: {:#x}+{:#x} is no range of the interface report\n", c.tdi, gpa, len);
+            Status::InvalidAddress
+        })?;
+        if range.mapped {
+            return Err(Status::AlreadyAvailable);
+        }
+        range.mapped = true;
+        let tvm = s.tvm_mut(tvm_handle)?;
+        if tvm.stage2.push(Mapping { tdi: c.tdi, gpa, hpa, len }, GFP_KERNEL).is_err() {
+            if let Some(r) = s.owned_tdi(c.device, c.tdi, tvm_handle)?.ranges.iter_mut().find(|r| r.hpa == hpa) {
+                r.mapped = false;
+            }
+            return Err(Status::NoMemory);
+        }
+        pr_info!("EMULATED TSM: TVM {}: private MMIO {:#x}+{:#x} of TDI {:#x} mapped in the secure stage-2\n", tvm_handle, gpa, len, c.tdi);
+        Ok(0)
+    }
+
+    fn accept_interface_dma(s: &mut State, c: Call<'_>) -> CallResult {
+        let tvm_handle = Self::tvm_of(&c);
+        let tdi = s.owned_tdi(c.device, c.tdi, tvm_handle)?;
+        if !matches!(tdi.state, TdiState::ConfigLocked | TdiState::Run) {
+            return Err(Status::InvalidState);
+        }
+        if tdi.dma_accepted {
+            return Err(Status::AlreadyAvailable);
+        }
+        let tvm = s.tvm_mut(tvm_handle)?;
+        tvm.iommu.push(c.tdi, GFP_KERNEL).map_err(|_| Status::NoMemory)?;
+        s.owned_tdi(c.device, c.tdi, tvm_handle)?.dma_accepted = true;
+        pr_info!("EMULATED TSM: TVM {}: TDI {:#x} may DMA to private memory\n", tvm_handle, c.tdi);
+        Ok(0)
+    }
+
+    fn start_interface(s: &mut State, c: Call<'_>) -> CallResult {
+        let tdi = s.owned_tdi(c.device, c.tdi, Self::tvm_of(&c))?;
+        let nonce = match (tdi.state, tdi.nonce) {
+            (TdiState::ConfigLocked, Some(nonce)) if tdi.all_mapped() => nonce,
+            (TdiState::ConfigLocked, Some(_)) => {
+                pr_warn!("EMULATED TSM: TDI {:#x}: START before every MMIO range was accepted\n", c.tdi);
+                return Err(Status::InvalidState);
+            }
+            _ => return Err(Status::InvalidState),
+        };
+        let mut dsm = Requester::new(c.doe, c.doe_ctx)?;
+        let start = StartInterfaceRequest { start_interface_nonce: nonce };
+        let result = dsm.tdisp(interface(c.tdi), tdisp::Request::StartInterface(&start), |r| match r {
+            tdisp::Response::StartInterface => Ok(()),
+            other => Err(tdisp_failed("START_INTERFACE", c.tdi, other.code())),
+        });
+        let state = dsm_state(&mut dsm, c.tdi);
+        let tdi = s.owned_tdi(c.device, c.tdi, Self::tvm_of(&c))?;
+        if let Ok(state) = state {
+            tdi.state = state;
+        }
+        result?;
+        tdi.nonce = None;
+        pr_info!("EMULATED TSM: TDI {:#x}: RUN\n", c.tdi);
+        Ok(0)
+    }
+
+    /// The TVM stops its TDI: unmap, STOP_INTERFACE, drop DMA. The TDI
+    /// stays bound, unlocked, until the host unbinds it.
+    fn stop_interface(s: &mut State, c: Call<'_>) -> CallResult {
+        let tvm_handle = Self::tvm_of(&c);
+        let tdi = s.owned_tdi(c.device, c.tdi, tvm_handle)?;
+        if tdi.state == TdiState::ConfigUnlocked {
+            return Err(Status::InvalidState);
+        }
+        let tvm = s.tvm_mut(tvm_handle)?;
+        tvm.unmap_tdi(c.tdi);
+        let mut dsm = Requester::new(c.doe, c.doe_ctx)?;
+        let stopped = dsm_stop(&mut dsm, c.tdi);
+        let tvm = s.tvm_mut(tvm_handle)?;
+        tvm.drop_dma(c.tdi);
+        let tdi = s.owned_tdi(c.device, c.tdi, tvm_handle)?;
+        tdi.clear_lock();
+        tdi.state = stopped.unwrap_or(TdiState::Error);
+        pr_info!("EMULATED TSM: TDI {:#x}: stopped by TVM {}: {:?}\n", c.tdi, tvm_handle, tdi.state);
+        stopped.map(|_| 0)
+    }
+}

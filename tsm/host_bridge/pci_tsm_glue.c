@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The C edge of the host TSM bridge: the platform driver that binds to a
+ * platform TSM's device, the pci_tsm_ops table registered with tsm-core,
+ * the link and TDI context objects the PCI/TSM core holds, pci_ide stream
+ * helpers and sockptr copies. The operations themselves are Rust
+ * (bridge_main.rs).
+ */
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/pci-ide.h>
+#include <linux/pci-tsm.h>
+#include <linux/platform_device.h>
+#include <linux/slab.h>
+#include <linux/sockptr.h>
+#include <linux/tsm.h>
+
+#include "pci_tsm_glue.h"
+
+/* Guest request buffers are bounded; the TSM's largest answer fits. */
+#define TEEIO_GUEST_REQ_MAX SZ_64K
+
+/* One bound platform TSM: the tsm_dev and the Rust bridge state. */
+struct teeio_bridge_dev {
+	struct tsm_dev *tsm_dev;
+	void *bridge;
+};
+
+/* Link context of a DSM function: the core's pf0 context and its stream. */
+struct teeio_link {
+	struct pci_tsm_pf0 pf0;
+	struct pci_ide *ide;
+};
+
+/* Link context of a function the DSM of another function manages. */
+struct teeio_fn_link {
+	struct pci_tsm base;
+};
+
+/* A bound TDI: the core's context and the TSM's TVM handle. */
+struct teeio_tdi {
+	struct pci_tdi base;
+	u64 tvm;
+};
+
+static void *bridge_of(struct tsm_dev *tsm_dev)
+{
+	struct teeio_bridge_dev *bdev = dev_get_drvdata(tsm_dev->dev.parent);
+
+	return bdev->bridge;
+}
+
+static struct teeio_link *to_link(struct pci_dev *pdev)
+{
+	if (!pdev->tsm || !is_pci_tsm_pf0(pdev) || pdev->tsm->dsm_dev != pdev)
+		return NULL;
+	return container_of(pdev->tsm, struct teeio_link, pf0.base_tsm);
+}
+
+static struct pci_tsm *teeio_probe(struct tsm_dev *tsm_dev, struct pci_dev *pdev)
+{
+	int rc;
+
+	if (is_pci_tsm_pf0(pdev)) {
+		struct teeio_link *link __free(kfree) = kzalloc_obj(*link);
+
+		if (!link)
+			return NULL;
+		rc = pci_tsm_pf0_constructor(pdev, &link->pf0, tsm_dev);
+		if (rc)
+			return NULL;
+		return &no_free_ptr(link)->pf0.base_tsm;
+	}
+
+	struct teeio_fn_link *fn_link __free(kfree) = kzalloc_obj(*fn_link);
+	if (!fn_link)
+		return NULL;
+	rc = pci_tsm_link_constructor(pdev, &fn_link->base, tsm_dev);
+	if (rc)
+		return NULL;
+	return &no_free_ptr(fn_link)->base;
+}
+
+static void teeio_remove(struct pci_tsm *tsm)
+{
+	struct pci_dev *pdev = tsm->pdev;
+
+	if (is_pci_tsm_pf0(pdev) && tsm->dsm_dev == pdev) {
+		struct teeio_link *link =
+			container_of(tsm, struct teeio_link, pf0.base_tsm);
+
+		pci_tsm_pf0_destructor(&link->pf0);
+		kfree(link);
+		return;
+	}
+	kfree(container_of(tsm, struct teeio_fn_link, base));
+}
+
+static int teeio_connect(struct pci_dev *pdev)
+{
+	return teeio_bridge_connect(bridge_of(pdev->tsm->tsm_dev), pdev);
+}
+
+static void teeio_disconnect(struct pci_dev *pdev)
+{
+	teeio_bridge_disconnect(bridge_of(pdev->tsm->tsm_dev), pdev);
+}
+
+static struct pci_tdi *teeio_bind(struct pci_dev *pdev, struct kvm *kvm,
+				  u32 tdi_id)
+{
+	struct teeio_tdi *tdi __free(kfree) = kzalloc_obj(*tdi);
+	int rc;
+
+	if (!tdi)
+		return ERR_PTR(-ENOMEM);
+	rc = teeio_bridge_bind(bridge_of(pdev->tsm->tsm_dev), pdev, kvm, tdi_id,
+			       &tdi->tvm);
+	if (rc)
+		return ERR_PTR(rc);
+	pci_tsm_tdi_constructor(pdev, &tdi->base, kvm, tdi_id);
+	return &no_free_ptr(tdi)->base;
+}
+
+static void teeio_unbind(struct pci_tdi *base)
+{
+	struct teeio_tdi *tdi = container_of(base, struct teeio_tdi, base);
+	struct pci_dev *pdev = base->pdev;
+
+	teeio_bridge_unbind(bridge_of(pdev->tsm->tsm_dev), pdev, base->kvm,
+			    base->tdi_id, tdi->tvm);
+	kfree(tdi);
+}
+
+static ssize_t teeio_guest_req(struct pci_tdi *base,
+			       enum pci_tsm_req_scope scope, sockptr_t req_in,
+			       size_t in_len, sockptr_t req_out, size_t out_len,
+			       u64 *tsm_code)
+{
+	struct teeio_tdi *tdi = container_of(base, struct teeio_tdi, base);
+	struct pci_dev *pdev = base->pdev;
+	u64 code = 0;
+	ssize_t rc;
+
+	if (in_len > TEEIO_GUEST_REQ_MAX || out_len > TEEIO_GUEST_REQ_MAX) {
+		pci_warn(pdev, "guest request of %zu/%zu bytes refused\n",
+			 in_len, out_len);
+		return -E2BIG;
+	}
+
+	void *in __free(kvfree) = kvzalloc(in_len ?: 1, GFP_KERNEL);
+	void *out __free(kvfree) = kvzalloc(out_len ?: 1, GFP_KERNEL);
+	if (!in || !out)
+		return -ENOMEM;
+	if (copy_from_sockptr(in, req_in, in_len))
+		return -EFAULT;
+
+	rc = teeio_bridge_guest_req(bridge_of(pdev->tsm->tsm_dev), pdev,
+				    tdi->tvm, base->tdi_id, scope, in, in_len,
+				    out, out_len, &code);
+	if (tsm_code)
+		*tsm_code = code;
+	if (rc < 0)
+		return rc;
+	/* rc: bytes of @out filled; the core's contract wants the residue. */
+	if (rc && copy_to_sockptr(req_out, out, rc))
+		return -EFAULT;
+	return out_len - rc;
+}
+
+static struct pci_tsm_ops teeio_pci_tsm_ops = {
+	.probe = teeio_probe,
+	.remove = teeio_remove,
+	.connect = teeio_connect,
+	.disconnect = teeio_disconnect,
+	.bind = teeio_bind,
+	.unbind = teeio_unbind,
+	.guest_req = teeio_guest_req,
+};
+
+struct pci_ide *teeio_bridge_ide_setup(struct pci_dev *pdev)
+{
+	struct pci_dev *rp = pcie_find_root_port(pdev);
+	int rc;
+
+	if (!rp)
+		return ERR_PTR(-ENXIO);
+	struct pci_ide *ide __free(pci_ide_stream_release) =
+		pci_ide_stream_alloc(pdev);
+	if (!ide) {
+		pci_warn(pdev, "no IDE stream resources\n");
+		return ERR_PTR(-ENOSPC);
+	}
+	/* One stream per device: the host bridge's stream index is unique. */
+	ide->stream_id = ide->host_bridge_stream;
+	rc = pci_ide_stream_register(ide);
+	if (rc)
+		return ERR_PTR(rc);
+	pci_ide_stream_setup(pdev, ide);
+	pci_ide_stream_setup(rp, ide);
+	return no_free_ptr(ide);
+}
+
+int teeio_bridge_ide_enable(struct pci_dev *pdev, struct pci_ide *ide)
+{
+	struct pci_dev *rp = pcie_find_root_port(pdev);
+	int rc;
+
+	rc = pci_ide_stream_enable(pdev, ide);
+	if (rc)
+		return rc;
+	return pci_ide_stream_enable(rp, ide);
+}
+
+void teeio_bridge_ide_release(struct pci_ide *ide)
+{
+	pci_ide_stream_release(ide);
+}
+
+u8 teeio_bridge_ide_stream_id(const struct pci_ide *ide)
+{
+	return ide->stream_id;
+}
+
+u32 teeio_bridge_pci_id(struct pci_dev *pdev)
+{
+	return (u32)pci_domain_nr(pdev->bus) << 16 | pci_dev_id(pdev);
+}
+
+u32 teeio_bridge_root_port_id(struct pci_dev *pdev)
+{
+	struct pci_dev *rp = pcie_find_root_port(pdev);
+
+	return rp ? teeio_bridge_pci_id(rp) : 0;
+}
+
+void teeio_bridge_set_ide(struct pci_dev *pdev, struct pci_ide *ide)
+{
+	to_link(pdev)->ide = ide;
+}
+
+struct pci_ide *teeio_bridge_take_ide(struct pci_dev *pdev)
+{
+	struct teeio_link *link = to_link(pdev);
+
+	return link ? xchg(&link->ide, NULL) : NULL;
+}
+
+struct pci_dev *teeio_bridge_dsm_dev(struct pci_dev *pdev)
+{
+	return pdev->tsm ? pdev->tsm->dsm_dev : NULL;
+}
+
+static int teeio_fw_probe(struct platform_device *pdev)
+{
+	const struct teeio_tsm_fw *fw = dev_get_platdata(&pdev->dev);
+	struct teeio_bridge_dev *bdev;
+	void *bridge;
+
+	if (!fw || fw->abi_version != TEEIO_TSM_FW_ABI_VERSION || !fw->call) {
+		dev_err(&pdev->dev, "platform TSM call ABI missing or not version %d\n",
+			TEEIO_TSM_FW_ABI_VERSION);
+		return -ENODEV;
+	}
+	bdev = devm_kzalloc(&pdev->dev, sizeof(*bdev), GFP_KERNEL);
+	if (!bdev)
+		return -ENOMEM;
+	bridge = teeio_bridge_attach(&pdev->dev, fw);
+	if (IS_ERR(bridge))
+		return PTR_ERR(bridge);
+	bdev->bridge = bridge;
+	platform_set_drvdata(pdev, bdev);
+
+	bdev->tsm_dev = tsm_register(&pdev->dev, &teeio_pci_tsm_ops);
+	if (IS_ERR(bdev->tsm_dev)) {
+		int rc = PTR_ERR(bdev->tsm_dev);
+
+		dev_err(&pdev->dev, "tsm_register failed: %d\n", rc);
+		teeio_bridge_detach(bridge);
+		return rc;
+	}
+	dev_info(&pdev->dev, "host TSM bridge registered %s\n",
+		 dev_name(&bdev->tsm_dev->dev));
+	return 0;
+}
+
+static void teeio_fw_remove(struct platform_device *pdev)
+{
+	struct teeio_bridge_dev *bdev = platform_get_drvdata(pdev);
+
+	/* Upstream pci_tsm_unregister(): unbind and disconnect everything. */
+	tsm_unregister(bdev->tsm_dev);
+	teeio_bridge_detach(bdev->bridge);
+	dev_info(&pdev->dev, "host TSM bridge unregistered\n");
+}
+
+static struct platform_driver teeio_fw_driver = {
+	.driver = {
+		.name = TEEIO_TSM_FW_DEVICE_NAME,
+	},
+	.probe = teeio_fw_probe,
+	.remove = teeio_fw_remove,
+};
+
+int teeio_bridge_driver_register(void)
+{
+	return platform_driver_register(&teeio_fw_driver);
+}
+
+void teeio_bridge_driver_unregister(void)
+{
+	platform_driver_unregister(&teeio_fw_driver);
+}
