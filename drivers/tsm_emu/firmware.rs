@@ -20,7 +20,7 @@ use zerocopy::IntoBytes;
 use crate::device::{Device, IdeStream, TdiContext};
 use crate::ide_km::{self, key_sub_stream, KeyMaterial, StreamKey};
 use crate::platform_edge::{random_bytes, KeyPort};
-use crate::requester::{Requester, PORTION};
+use crate::requester::{Requester, REPORT_PORTION};
 use crate::tdi_state::TdiState;
 use crate::tdisp::{self, InterfaceId, LockInterfaceRequest, StartInterfaceRequest};
 use crate::teeio_bindings as abi;
@@ -171,11 +171,11 @@ fn read_report(dsm: &mut Requester, tdi: u32) -> Result<KVec<u8>, Status> {
     loop {
         let request = tdisp::GetDeviceInterfaceReportRequest {
             offset: U16::new(u16::try_from(report.len()).map_err(|_| Status::Io)?),
-            length: U16::new(PORTION),
+            length: U16::new(REPORT_PORTION),
         };
         let remainder = dsm.tdisp(interface(tdi), tdisp::Request::GetDeviceInterfaceReport(&request), |r| match r {
             tdisp::Response::DeviceInterfaceReport { portion, remainder_length } => {
-                if portion.len() > usize::from(PORTION) || (portion.is_empty() && remainder_length != 0) {
+                if portion.len() > usize::from(REPORT_PORTION) || (portion.is_empty() && remainder_length != 0) {
                     pr_warn!("EMULATED TSM: TDI {:#x}: report portion of {} bytes\n", tdi, portion.len());
                     return Err(Status::Io);
                 }

@@ -18,8 +18,11 @@ use crate::teeio_bindings::teeio_tsm_doe_fn;
 /// Room for any response a DSM gives (a report or certificate portion
 /// plus headers).
 const RESPONSE_MAX: usize = 2048;
-/// Report and certificate portions asked for at once.
-pub(crate) const PORTION: u16 = 512;
+/// Certificate portions asked for at once.
+const PORTION: u16 = 512;
+/// Report portions asked for at once: small, so that every bind reads a
+/// report in several portions and checks each against what it asked.
+pub(crate) const REPORT_PORTION: u16 = 32;
 /// Largest certificate chain the firmware takes.
 const CERT_CHAIN_MAX: usize = 16 * 1024;
 

@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The host TSM bridge over the emulated platform TSM, through upstream
+ * sysfs (tsm/connect, tsm/disconnect, authenticated, tsm/dsm, tsm/bound)
+ * and the test hooks for pci_tsm_bind(), pci_tsm_unbind() and
+ * pci_tsm_guest_req(): connect and bind lifecycles with TDI states, every
+ * guest request, scope and ownership refusals, each DSM misbehaviour, and
+ * unloading the bridge or the TSM with a bound TDI.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/teeio_tsm.h>
+
+#include "kselftest_harness.h"
+#include "teeio_test_util.h"
+
+#define BDF "0000:01:00.0"
+#define OTHER "0000:03:00.0"
+#define TDI "0100"
+#define DEV "/sys/bus/pci/devices/" BDF
+#define HOOK "/sys/kernel/debug/teeio_tsm_test"
+#define MISBEHAVE "/sys/module/teeio_tdisp_emu/parameters/misbehave"
+
+/* Platform TSM status codes (include/teeio/tsm_fw.h). */
+#define TSM_ERR_FAILED -1
+#define TSM_ERR_INVALID_ADDRESS -5
+#define TSM_ERR_ALREADY_AVAILABLE -6
+#define TSM_ERR_INVALID_STATE -10
+
+static const char *const modules[] = {
+	"teeio_tsm_test", "teeio_tsm_bridge", "teeio_tsm_emu", "teeio_tdisp_emu",
+};
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int misbehave(int bits)
+{
+	char s[16];
+
+	snprintf(s, sizeof(s), "%d", bits);
+	return write_str(MISBEHAVE, s);
+}
+
+/* One test-hook command; 0 or -errno. */
+static int hook(const char *fmt, ...)
+{
+	char cmd[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return write_str(HOOK "/control", cmd);
+}
+
+/* The last hook command's outcome: rc, tsm_code and up to @max bytes. */
+struct outcome {
+	long rc;
+	long long tsm_code;
+	size_t len;
+	uint8_t data[4096];
+};
+
+static int result(struct outcome *o)
+{
+	static char buf[16384];
+	char *hex;
+
+	if (teeio_read_file(HOOK "/result", buf, sizeof(buf)) < 0)
+		return -EIO;
+	if (sscanf(buf, "rc=%ld tsm_code=%lld len=%zu", &o->rc, &o->tsm_code, &o->len) != 3)
+		return -EIO;
+	hex = strchr(buf, '\n');
+	for (size_t i = 0; hex && i < o->len && i < sizeof(o->data); i++)
+		sscanf(hex + 1 + 2 * i, "%2hhx", &o->data[i]);
+	return 0;
+}
+
+/* A guest request for TDI @tdi; 0 or -errno, the outcome in @o. */
+static int guest(struct outcome *o, int scope, int op, const char *tdi,
+		 uint64_t arg0, uint64_t arg1)
+{
+	int ret = hook("req " BDF " %d %d %s %llx %llx", scope, op, tdi,
+		       (unsigned long long)arg0, (unsigned long long)arg1);
+
+	if (!ret)
+		ret = result(o);
+	return ret;
+}
+
+/* Host view of the TDI's TDISP state, or -errno. */
+static int tdi_state(const char *bdf)
+{
+	struct outcome o;
+	int ret = hook("state %s", bdf);
+
+	if (ret)
+		return ret;
+	return result(&o) ?: (int)o.rc;
+}
+
+static int connect(const char *bdf)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/tsm/connect", bdf);
+	return write_str(path, "tsm0");
+}
+
+static int disconnect(const char *bdf)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/tsm/disconnect", bdf);
+	return write_str(path, "tsm0");
+}
+
+static char *attr(const char *name)
+{
+	static char buf[64];
+	char path[128];
+
+	snprintf(path, sizeof(path), DEV "/%s", name);
+	if (teeio_read_file(path, buf, sizeof(buf)) < 0)
+		return "(unreadable)";
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+/* Maps every MMIO range of the locked report; returns how many or -errno. */
+static int map_all(struct outcome *o)
+{
+	struct outcome report;
+	uint32_t count;
+	int ret;
+
+	ret = guest(&report, 0, TEEIO_TSM_GUEST_GET_REPORT, TDI, 0, 4096);
+	if (ret || report.len < 16)
+		return ret ?: -EIO;
+	memcpy(&count, report.data + 12, 4);
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t addr;
+		uint32_t pages;
+
+		memcpy(&addr, report.data + 16 + 16 * i, 8);
+		memcpy(&pages, report.data + 24 + 16 * i, 4);
+		ret = guest(o, 1, TEEIO_TSM_GUEST_MAP_MMIO, TDI, addr, (uint64_t)pages * 4096);
+		if (ret || o->tsm_code)
+			return ret ?: -EIO;
+	}
+	return count;
+}
+
+static void unload_all(void)
+{
+	for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)
+		teeio_unload_module(modules[i]);
+}
+
+FIXTURE(bridge) {
+	struct outcome o;
+};
+
+FIXTURE_SETUP(bridge)
+{
+	unload_all();
+	ASSERT_EQ(0, teeio_load_module_params("teeio_tdisp_emu", "bdfs=" BDF "," OTHER));
+	ASSERT_EQ(0, teeio_load_module("teeio_tsm_emu"));
+	ASSERT_EQ(0, teeio_load_module("teeio_tsm_bridge"));
+	ASSERT_EQ(0, teeio_load_module("teeio_tsm_test"));
+}
+
+FIXTURE_TEARDOWN(bridge)
+{
+	unload_all();
+}
+
+TEST_F(bridge, connect_disconnect_cycles)
+{
+	for (int i = 0; i < 10; i++) {
+		ASSERT_EQ(0, connect(BDF));
+		ASSERT_STREQ("tsm0", attr("tsm/connect"));
+		ASSERT_STREQ("tsm0", attr("authenticated"));
+		ASSERT_STREQ(BDF, attr("tsm/dsm"));
+		ASSERT_STREQ("", attr("tsm/bound"));
+		ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
+		ASSERT_EQ(0, disconnect(BDF));
+		ASSERT_STREQ("", attr("authenticated"));
+	}
+}
+
+TEST_F(bridge, connect_refusals)
+{
+	ASSERT_EQ(-ENXIO, write_str(DEV "/tsm/connect", "tsm7"));
+	ASSERT_EQ(-EINVAL, write_str(DEV "/tsm/connect", "nonsense"));
+	ASSERT_EQ(0, connect(BDF));
+	ASSERT_EQ(-EBUSY, connect(BDF));
+	ASSERT_EQ(-EINVAL, write_str(DEV "/tsm/disconnect", "tsm7"));
+	ASSERT_EQ(0, disconnect(BDF));
+	ASSERT_EQ(-ENXIO, disconnect(BDF));
+}
+
+TEST_F(bridge, bind_before_connect_is_refused)
+{
+	ASSERT_EQ(-EINVAL, hook("bind " BDF " 0 " TDI));
+	ASSERT_EQ(-ENXIO, guest(&self->o, 0, TEEIO_TSM_GUEST_GET_STATE, TDI, 0, 0));
+}
+
+TEST_F(bridge, lifecycle_with_every_guest_request)
+{
+	struct teeio_tsm_guest_state st;
+	struct outcome *o = &self->o;
+	int ranges;
+
+	ASSERT_EQ(0, connect(BDF));
+	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
+	ASSERT_STREQ("tsm0", attr("tsm/bound"));
+	ASSERT_EQ(TEEIO_TDI_CONFIG_LOCKED, tdi_state(BDF));
+	/* Binding again for the same VM is a no-op. */
+	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
+
+	ASSERT_EQ(0, guest(o, 0, TEEIO_TSM_GUEST_GET_STATE, TDI, 0, 0));
+	ASSERT_EQ(0, o->tsm_code);
+	ASSERT_EQ(sizeof(st), (size_t)o->len);
+	memcpy(&st, o->data, sizeof(st));
+	ASSERT_EQ(TEEIO_TDI_CONFIG_LOCKED, st.tdi_state);
+	ASSERT_EQ(0, st.mmio_mapped);
+	ASSERT_LT(0, (int)st.mmio_ranges);
+
+	ASSERT_EQ(0, guest(o, 0, TEEIO_TSM_GUEST_GET_MEASUREMENTS, TDI, 0, 0));
+	ASSERT_EQ(0, o->tsm_code);
+	ASSERT_LT(0u, o->len);
+	ASSERT_EQ(1, o->data[0]);	/* first block: index 1 */
+
+	ASSERT_EQ(0, guest(o, 0, TEEIO_TSM_GUEST_GET_REPORT, TDI, 4, 8));
+	ASSERT_EQ(8u, o->len);
+
+	/* START needs every range accepted. */
+	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_START, TDI, 0, 0));
+	ASSERT_EQ(TSM_ERR_INVALID_STATE, o->tsm_code);
+	/* A range the report does not have. */
+	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_MAP_MMIO, TDI, 0x1000, 0x1000));
+	ASSERT_EQ(TSM_ERR_INVALID_ADDRESS, o->tsm_code);
+
+	ranges = map_all(o);
+	ASSERT_EQ((int)st.mmio_ranges, ranges);
+	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_ACCEPT_DMA, TDI, 0, 0));
+	ASSERT_EQ(0, o->tsm_code);
+	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_ACCEPT_DMA, TDI, 0, 0));
+	ASSERT_EQ(TSM_ERR_ALREADY_AVAILABLE, o->tsm_code);
+	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_START, TDI, 0, 0));
+	ASSERT_EQ(0, o->tsm_code);
+	ASSERT_EQ(TEEIO_TDI_RUN, tdi_state(BDF));
+
+	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_STOP, TDI, 0, 0));
+	ASSERT_EQ(0, o->tsm_code);
+	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
+	/* Stopped, the TDI stays bound until the host unbinds it. */
+	ASSERT_STREQ("tsm0", attr("tsm/bound"));
+	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_START, TDI, 0, 0));
+	ASSERT_EQ(TSM_ERR_INVALID_STATE, o->tsm_code);
+
+	ASSERT_EQ(0, hook("unbind " BDF));
+	ASSERT_STREQ("", attr("tsm/bound"));
+	ASSERT_EQ(-ENXIO, guest(o, 0, TEEIO_TSM_GUEST_GET_STATE, TDI, 0, 0));
+	ASSERT_EQ(0, disconnect(BDF));
+}
+
+TEST_F(bridge, second_vm_is_ebusy)
+{
+	ASSERT_EQ(0, connect(BDF));
+	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
+	ASSERT_EQ(-EBUSY, hook("bind " BDF " 1 " TDI));
+	ASSERT_EQ(0, hook("unbind " BDF));
+	ASSERT_EQ(0, hook("bind " BDF " 1 " TDI));
+	ASSERT_EQ(TEEIO_TDI_CONFIG_LOCKED, tdi_state(BDF));
+}
+
+TEST_F(bridge, scope_and_ownership_refusals)
+{
+	struct outcome *o = &self->o;
+
+	ASSERT_EQ(0, connect(BDF));
+	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
+	for (int op = TEEIO_TSM_GUEST_MAP_MMIO; op <= TEEIO_TSM_GUEST_STOP; op++)
+		ASSERT_EQ(-EPERM, guest(o, 0, op, TDI, 0, 0));
+	/* Debug scopes never reach the TSM. */
+	ASSERT_EQ(-EINVAL, guest(o, 2, TEEIO_TSM_GUEST_GET_STATE, TDI, 0, 0));
+	ASSERT_EQ(-EINVAL, guest(o, 3, TEEIO_TSM_GUEST_GET_STATE, TDI, 0, 0));
+	ASSERT_EQ(-EACCES, guest(o, 1, TEEIO_TSM_GUEST_STOP, "0300", 0, 0));
+	ASSERT_EQ(-EINVAL, guest(o, 0, 99, TDI, 0, 0));
+	ASSERT_EQ(-EINVAL, hook("raw " BDF " 0 8"));
+	ASSERT_EQ(-EINVAL, hook("raw " BDF " 0 24"));
+	/* Nothing changed. */
+	ASSERT_EQ(TEEIO_TDI_CONFIG_LOCKED, tdi_state(BDF));
+}
+
+TEST_F(bridge, mailbox_faults_fail_connect_cleanly)
+{
+	ASSERT_EQ(0, misbehave(16));	/* busy */
+	ASSERT_NE(0, connect(BDF));
+	ASSERT_STREQ("", attr("authenticated"));
+	ASSERT_EQ(0, misbehave(32));	/* stuck */
+	ASSERT_NE(0, connect(BDF));
+	ASSERT_STREQ("", attr("authenticated"));
+	ASSERT_EQ(0, misbehave(0));
+	ASSERT_EQ(0, connect(BDF));
+	ASSERT_STREQ("tsm0", attr("authenticated"));
+}
+
+TEST_F(bridge, bad_reports_fail_bind_cleanly)
+{
+	ASSERT_EQ(0, connect(BDF));
+	ASSERT_EQ(0, misbehave(2));	/* truncated report */
+	ASSERT_EQ(-EIO, hook("bind " BDF " 0 " TDI));
+	ASSERT_STREQ("", attr("tsm/bound"));
+	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
+	ASSERT_EQ(0, misbehave(4));	/* oversized portions */
+	ASSERT_EQ(-EIO, hook("bind " BDF " 0 " TDI));
+	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
+	ASSERT_EQ(0, misbehave(0));
+	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
+	ASSERT_EQ(TEEIO_TDI_CONFIG_LOCKED, tdi_state(BDF));
+}
+
+TEST_F(bridge, spurious_error_leaves_tdi_in_error_until_stopped)
+{
+	ASSERT_EQ(0, connect(BDF));
+	ASSERT_EQ(0, misbehave(64));
+	ASSERT_NE(0, hook("bind " BDF " 0 " TDI));
+	ASSERT_STREQ("", attr("tsm/bound"));
+	ASSERT_EQ(0, misbehave(0));
+	ASSERT_EQ(TEEIO_TDI_ERROR, tdi_state(BDF));
+	/* The next bind stops the TDI first. */
+	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
+	ASSERT_EQ(TEEIO_TDI_CONFIG_LOCKED, tdi_state(BDF));
+}
+
+TEST_F(bridge, wrong_nonce_fails_start)
+{
+	struct outcome *o = &self->o;
+
+	ASSERT_EQ(0, connect(BDF));
+	ASSERT_EQ(0, misbehave(1));
+	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
+	ASSERT_LT(0, map_all(o));
+	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_START, TDI, 0, 0));
+	ASSERT_EQ(TSM_ERR_FAILED, o->tsm_code);
+	ASSERT_EQ(TEEIO_TDI_CONFIG_LOCKED, tdi_state(BDF));
+	ASSERT_EQ(0, hook("unbind " BDF));
+	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
+}
+
+TEST_F(bridge, illegal_transitions_stay_unreachable)
+{
+	struct outcome *o = &self->o;
+
+	ASSERT_EQ(0, connect(BDF));
+	ASSERT_EQ(0, misbehave(8));	/* DSM would START from CONFIG_UNLOCKED */
+	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
+	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_STOP, TDI, 0, 0));
+	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_START, TDI, 0, 0));
+	ASSERT_EQ(TSM_ERR_INVALID_STATE, o->tsm_code);
+	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
+}
+
+TEST_F(bridge, unload_bridge_with_bound_tdi)
+{
+	ASSERT_EQ(0, connect(BDF));
+	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
+	ASSERT_EQ(0, teeio_unload_module("teeio_tsm_bridge"));
+	ASSERT_EQ(-ENOENT, access("/sys/class/tsm/tsm0", F_OK) ? -errno : 0);
+	ASSERT_EQ(0, teeio_load_module("teeio_tsm_bridge"));
+	/* The platform TSM forgot the device: connect starts afresh. */
+	ASSERT_EQ(0, connect(BDF));
+	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
+	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
+}
+
+TEST_F(bridge, unload_tsm_with_bound_tdi)
+{
+	ASSERT_EQ(0, connect(BDF));
+	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
+	ASSERT_EQ(0, teeio_unload_module("teeio_tsm_emu"));
+	ASSERT_EQ(-ENOENT, access("/sys/class/tsm/tsm0", F_OK) ? -errno : 0);
+	ASSERT_EQ(0, teeio_load_module("teeio_tsm_emu"));
+	ASSERT_EQ(0, connect(BDF));
+	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
+}
+
+TEST_HARNESS_MAIN
