@@ -377,6 +377,22 @@ TEST_F(bridge, illegal_transitions_stay_unreachable)
 	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
 }
 
+/* The debug kernel's kmemleak, KASAN and lockdep watch this loop. */
+TEST_F(bridge, hundred_full_cycles)
+{
+	struct outcome *o = &self->o;
+
+	for (int i = 0; i < 100; i++) {
+		ASSERT_EQ(0, connect(BDF));
+		ASSERT_EQ(0, hook("bind " BDF " %d " TDI, i % 4));
+		ASSERT_EQ(0, guest(o, 0, TEEIO_TSM_GUEST_GET_STATE, TDI, 0, 0));
+		ASSERT_EQ(TEEIO_TDI_CONFIG_LOCKED, o->data[0]);
+		ASSERT_EQ(0, hook("unbind " BDF));
+		ASSERT_EQ(0, disconnect(BDF));
+	}
+	ASSERT_STREQ("", attr("authenticated"));
+}
+
 TEST_F(bridge, unload_bridge_with_bound_tdi)
 {
 	ASSERT_EQ(0, connect(BDF));
