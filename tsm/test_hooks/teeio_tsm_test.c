@@ -96,9 +96,7 @@ static long tdi_state(struct pci_dev *pdev)
 	fw = dev_get_platdata(fwdev);
 	status = fw && fw->call ? fw->call(fw->firmware, &call) : -ENODEV;
 	put_device(fwdev);
-	if (status)
-		return status < 0 && status > -100 ? -EIO : status;
-	return call.ret;
+	return status ? -EIO : call.ret;
 }
 
 static long run(char *cmd)

@@ -378,7 +378,7 @@ TEST_F(bridge, illegal_transitions_stay_unreachable)
 }
 
 /* The debug kernel's kmemleak, KASAN and lockdep watch this loop. */
-TEST_F(bridge, hundred_full_cycles)
+TEST_F_TIMEOUT(bridge, hundred_full_cycles, 900)
 {
 	struct outcome *o = &self->o;
 
