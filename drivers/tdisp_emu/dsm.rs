@@ -507,11 +507,7 @@ impl Dsm {
                 let status = if key.port_index != 0 {
                     kp_ack_status::UNSUPPORTED_PORT_INDEX
                 } else {
-                    let mut words = [0u32; 10];
-                    for (w, v) in words.iter_mut().zip(Iterator::chain(material.key.iter(), material.ifv.iter())) {
-                        *w = v.get();
-                    }
-                    view.ide.program_key(key_slot(key), &words);
+                    view.ide.program_key(ide_km::key_index(key.key_sub_stream), &material.words());
                     kp_ack_status::SUCCESS
                 };
                 let ack = StreamKey { status, ..*key };
@@ -519,7 +515,7 @@ impl Dsm {
             }
             ide_km::Message::KSetGo(key) | ide_km::Message::KSetStop(key) => {
                 let go = matches!(message, ide_km::Message::KSetGo(_));
-                if !view.ide.set_key_live(key_slot(key), go) {
+                if !view.ide.set_key_live(ide_km::key_index(key.key_sub_stream), go) {
                     pr_info!("{}: emulated DSM: K_SET_GO for a key never programmed\n", self.bdf);
                     return Err(spdm::ErrorCode::InvalidRequest);
                 }
@@ -528,14 +524,6 @@ impl Dsm {
             _ => Err(spdm::ErrorCode::UnsupportedRequest),
         }
     }
-}
-
-/// The key slot of a (sub-stream, direction, key set) triple.
-fn key_slot(key: &StreamKey) -> usize {
-    let sub = usize::from(key.key_sub_stream >> 4) & 0x3;
-    let dir = usize::from(key.key_sub_stream >> 1) & 1;
-    let set = usize::from(key.key_sub_stream) & 1;
-    sub * 4 + dir * 2 + set
 }
 
 /// TDISP_CAPABILITIES of the emulated DSM.

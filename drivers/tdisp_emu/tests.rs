@@ -47,25 +47,8 @@ mod suite {
         /// each got its success response.
         fn negotiate(&self) -> bool {
             let mut resp = [0u8; 64];
-            let caps = spdm::Capabilities {
-                reserved: 0,
-                ct_exponent: 0,
-                reserved2: U16::new(0),
-                flags: U32::new(0),
-                data_transfer_size: U32::new(4096),
-                max_spdm_msg_size: U32::new(4096),
-            };
-            let nego = spdm::NegotiateAlgorithms {
-                length: U16::new(0),
-                measurement_specification: spdm::algorithms::MEASUREMENT_SPEC_DMTF,
-                other_params_support: 0,
-                base_asym_algo: U32::new(spdm::algorithms::BASE_ASYM_ECDSA_P384),
-                base_hash_algo: U32::new(spdm::algorithms::BASE_HASH_SHA_384),
-                reserved: [0; 12],
-                ext_asym_count: 0,
-                ext_hash_count: 0,
-                reserved2: [0; 2],
-            };
+            let caps = spdm::Capabilities::requester(4096);
+            let nego = spdm::NegotiateAlgorithms::p384_sha384();
             let steps = [
                 (spdm::Request::GetVersion, spdm::ResponseCode::Version),
                 (spdm::Request::GetCapabilities(&caps), spdm::ResponseCode::Capabilities),

@@ -109,12 +109,10 @@ const STREAM_KEYS: [u8; 6] = [
     key_sub_stream::SUB_STREAM_CPL | key_sub_stream::DIRECTION_TX,
 ];
 
-/// Key slot of a (sub-stream, direction, key set) triple, as the emulated
-/// IDE registers number them.
-fn key_slot(key_sub_stream: u8) -> u32 {
-    let sub = u32::from(key_sub_stream >> 4) & 3;
-    let dir = u32::from(key_sub_stream >> 1) & 1;
-    sub * 4 + dir * 2 + u32::from(key_sub_stream & 1)
+/// The root port's key slot partnering the endpoint's key `kss`: the root
+/// port receives what the endpoint transmits, and the other way round.
+fn partner_slot(kss: u8) -> u32 {
+    ide_km::key_index(kss ^ key_sub_stream::DIRECTION_TX) as u32
 }
 
 fn interface(tdi: u32) -> InterfaceId {
@@ -305,25 +303,21 @@ impl Firmware {
         let mut dsm = Requester::new(c.doe, c.doe_ctx)?;
         let keys = |go: bool, dsm: &mut Requester| -> Result<(), Status> {
             for kss in STREAM_KEYS {
-                let key = StreamKey { reserved: [0; 2], stream_id, status: 0, key_sub_stream: kss, port_index: 0 };
+                let key = StreamKey::new(stream_id, kss);
                 let message = if go { ide_km::Message::KSetGo(&key) } else { ide_km::Message::KSetStop(&key) };
                 dsm.ide_km(message, |m| match m {
                     ide_km::Message::KGostopAck(_) => Ok(()),
                     _ => Err(Status::Io),
                 })?;
-                // The root port's receive key is the endpoint's transmit key.
-                port.set_live(key_slot(kss ^ key_sub_stream::DIRECTION_TX), go);
+                port.set_live(partner_slot(kss), go);
             }
             Ok(())
         };
         for kss in STREAM_KEYS {
             let mut words = [0u32; 10];
             random_bytes(words.as_mut_bytes());
-            let mut material = KeyMaterial { key: [Default::default(); 8], ifv: [Default::default(); 2] };
-            for (m, w) in Iterator::chain(material.key.iter_mut(), material.ifv.iter_mut()).zip(words.iter()) {
-                m.set(*w);
-            }
-            let key = StreamKey { reserved: [0; 2], stream_id, status: 0, key_sub_stream: kss, port_index: 0 };
+            let material = KeyMaterial::from_words(&words);
+            let key = StreamKey::new(stream_id, kss);
             dsm.ide_km(ide_km::Message::KeyProg(&key, &material), |m| match m {
                 ide_km::Message::KpAck(ack) if ack.status == ide_km::kp_ack_status::SUCCESS => Ok(()),
                 ide_km::Message::KpAck(ack) => {
@@ -332,7 +326,7 @@ impl Firmware {
                 }
                 _ => Err(Status::Io),
             })?;
-            port.program(key_slot(kss ^ key_sub_stream::DIRECTION_TX), &words);
+            port.program(partner_slot(kss), &words);
         }
         if let Err(e) = keys(true, &mut dsm) {
             // Best effort: leave no key running on either side.
@@ -354,13 +348,13 @@ impl Firmware {
         let ide = dev.ide.take().ok_or(Status::InvalidState)?;
         if let Some(port) = KeyPort::find(ide.root_port) {
             for kss in STREAM_KEYS {
-                port.set_live(key_slot(kss ^ key_sub_stream::DIRECTION_TX), false);
+                port.set_live(partner_slot(kss), false);
             }
         }
         let mut dsm = Requester::new(c.doe, c.doe_ctx)?;
         let mut result = Ok(0);
         for kss in STREAM_KEYS {
-            let key = StreamKey { reserved: [0; 2], stream_id: ide.stream_id, status: 0, key_sub_stream: kss, port_index: 0 };
+            let key = StreamKey::new(ide.stream_id, kss);
             if let Err(e) = dsm.ide_km(ide_km::Message::KSetStop(&key), |m| match m {
                 ide_km::Message::KGostopAck(_) => Ok(()),
                 _ => Err(Status::Io),
@@ -480,28 +474,32 @@ impl Firmware {
         Ok(0)
     }
 
-    /// Tears a bound TDI down in order: CPU (secure stage-2 unmap), DEVICE
-    /// (STOP_INTERFACE), IOMMU (trusted context), LAST (free the TDI).
+    /// The first three steps of every teardown, in order: CPU (unmap the
+    /// TDI's private MMIO from the TVM's secure stage-2), DEVICE
+    /// (STOP_INTERFACE), IOMMU (drop it from the TVM's trusted IOMMU
+    /// context). Returns the TDI's state after the stop: ERROR when the
+    /// DSM did not stop it.
+    fn quiesce(s: &mut State, c: &Call<'_>, tvm: u64) -> Result<TdiState, Status> {
+        let unmapped = s.tvm_mut(tvm)?.unmap_tdi(c.tdi);
+        pr_info!("EMULATED TSM: TDI {:#x} teardown 1/4 CPU: {} private MMIO mappings unmapped\n", c.tdi, unmapped);
+        let state = match s.owned_tdi(c.device, c.tdi, tvm)?.state {
+            TdiState::ConfigUnlocked => TdiState::ConfigUnlocked,
+            _ => dsm_stop(&mut Requester::new(c.doe, c.doe_ctx)?, c.tdi).unwrap_or(TdiState::Error),
+        };
+        pr_info!("EMULATED TSM: TDI {:#x} teardown 2/4 DEVICE: STOP_INTERFACE: {:?}\n", c.tdi, state);
+        let dropped = s.tvm_mut(tvm)?.drop_dma(c.tdi);
+        pr_info!("EMULATED TSM: TDI {:#x} teardown 3/4 IOMMU: trusted DMA {}\n", c.tdi, if dropped { "dropped" } else { "was not accepted" });
+        Ok(state)
+    }
+
+    /// Unbinds a TDI: [`Self::quiesce`], its regions reclaimed, then LAST:
+    /// the TDI context freed.
     fn unbind_interface(s: &mut State, c: Call<'_>) -> CallResult {
         s.owned_tdi(c.device, c.tdi, c.tvm)?;
-        let tvm = s.tvm_mut(c.tvm)?;
-        let unmapped = tvm.unmap_tdi(c.tdi);
-        pr_info!("EMULATED TSM: TDI {:#x} teardown 1/4 CPU: {} private MMIO mappings unmapped\n", c.tdi, unmapped);
-        let dev = s.device_mut(c.device)?;
-        let tdi = dev.tdi_mut(c.tdi).ok_or(Status::Failed)?;
-        let mut dsm = Requester::new(c.doe, c.doe_ctx)?;
-        let stopped = match tdi.state {
-            TdiState::ConfigUnlocked => Ok(TdiState::ConfigUnlocked),
-            _ => dsm_stop(&mut dsm, c.tdi),
-        };
-        pr_info!("EMULATED TSM: TDI {:#x} teardown 2/4 DEVICE: STOP_INTERFACE {}\n", c.tdi, if stopped.is_ok() { "done" } else { "failed" });
-        let tvm = s.tvm_mut(c.tvm)?;
-        let dropped = tvm.drop_dma(c.tdi);
-        tvm.reclaim_tdi_regions(c.tdi);
-        pr_info!("EMULATED TSM: TDI {:#x} teardown 3/4 IOMMU: trusted DMA {}\n", c.tdi, if dropped { "dropped" } else { "was not accepted" });
+        let state = Self::quiesce(s, &c, c.tvm)?;
+        s.tvm_mut(c.tvm)?.reclaim_tdi_regions(c.tdi);
         let dev = s.device_mut(c.device)?;
         let index = dev.tdis.iter().position(|t| t.id == c.tdi).ok_or(Status::Failed)?;
-        let state = stopped.unwrap_or(TdiState::Error);
         if state == TdiState::ConfigUnlocked {
             drop(dev.tdis.remove(index));
         } else {
@@ -649,24 +647,21 @@ impl Firmware {
         Ok(0)
     }
 
-    /// The TVM stops its TDI: unmap, STOP_INTERFACE, drop DMA. The TDI
-    /// stays bound, unlocked, until the host unbinds it.
+    /// The TVM stops its TDI: [`Self::quiesce`]. The TDI stays bound,
+    /// unlocked, until the host unbinds it.
     fn stop_interface(s: &mut State, c: Call<'_>) -> CallResult {
-        let tvm_handle = Self::tvm_of(&c);
-        let tdi = s.owned_tdi(c.device, c.tdi, tvm_handle)?;
-        if tdi.state == TdiState::ConfigUnlocked {
+        let tvm = Self::tvm_of(&c);
+        if s.owned_tdi(c.device, c.tdi, tvm)?.state == TdiState::ConfigUnlocked {
             return Err(Status::InvalidState);
         }
-        let tvm = s.tvm_mut(tvm_handle)?;
-        tvm.unmap_tdi(c.tdi);
-        let mut dsm = Requester::new(c.doe, c.doe_ctx)?;
-        let stopped = dsm_stop(&mut dsm, c.tdi);
-        let tvm = s.tvm_mut(tvm_handle)?;
-        tvm.drop_dma(c.tdi);
-        let tdi = s.owned_tdi(c.device, c.tdi, tvm_handle)?;
+        let state = Self::quiesce(s, &c, tvm)?;
+        let tdi = s.owned_tdi(c.device, c.tdi, tvm)?;
         tdi.clear_lock();
-        tdi.state = stopped.unwrap_or(TdiState::Error);
-        pr_info!("EMULATED TSM: TDI {:#x}: stopped by TVM {}: {:?}\n", c.tdi, tvm_handle, tdi.state);
-        stopped.map(|_| 0)
+        tdi.state = state;
+        pr_info!("EMULATED TSM: TDI {:#x}: stopped by TVM {}: {:?}\n", c.tdi, tvm, state);
+        if state == TdiState::Error {
+            return Err(Status::Io);
+        }
+        Ok(0)
     }
 }

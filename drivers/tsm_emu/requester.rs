@@ -6,7 +6,7 @@
 //! vendor-defined messages.
 
 use kernel::prelude::*;
-use zerocopy::byteorder::little_endian::{U16, U32};
+use zerocopy::byteorder::little_endian::U16;
 
 use crate::doe;
 use crate::firmware::Status;
@@ -97,25 +97,8 @@ impl Requester {
 
     /// GET_VERSION .. GET_MEASUREMENTS: the evidence of a device.
     pub(crate) fn connect(&mut self) -> Result<Evidence, Status> {
-        let caps = spdm::Capabilities {
-            reserved: 0,
-            ct_exponent: 0,
-            reserved2: U16::new(0),
-            flags: U32::new(0),
-            data_transfer_size: U32::new(RESPONSE_MAX as u32),
-            max_spdm_msg_size: U32::new(RESPONSE_MAX as u32),
-        };
-        let nego = spdm::NegotiateAlgorithms {
-            length: U16::new(0),
-            measurement_specification: spdm::algorithms::MEASUREMENT_SPEC_DMTF,
-            other_params_support: 0,
-            base_asym_algo: U32::new(spdm::algorithms::BASE_ASYM_ECDSA_P384),
-            base_hash_algo: U32::new(spdm::algorithms::BASE_HASH_SHA_384),
-            reserved: [0; 12],
-            ext_asym_count: 0,
-            ext_hash_count: 0,
-            reserved2: [0; 2],
-        };
+        let caps = spdm::Capabilities::requester(RESPONSE_MAX as u32);
+        let nego = spdm::NegotiateAlgorithms::p384_sha384();
         self.spdm(spdm::Request::GetVersion, |r| match r {
             spdm::Response::Version(v) if v.iter().any(|e| e.get() >> 8 == u16::from(spdm::SPDM_VERSION_1_2)) => Ok(()),
             _ => Err(Status::NotSupported),

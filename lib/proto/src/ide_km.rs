@@ -110,6 +110,22 @@ pub struct StreamKey {
     pub port_index: u8,
 }
 
+impl StreamKey {
+    /// The key of `stream_id` selected by `key_sub_stream`, on port 0.
+    pub fn new(stream_id: u8, key_sub_stream: u8) -> Self {
+        Self { reserved: [0; 2], stream_id, status: 0, key_sub_stream, port_index: 0 }
+    }
+}
+
+/// Dense index (0..12) of the key a [`key_sub_stream`] byte selects:
+/// sub-stream * 4 + direction * 2 + key set.
+pub fn key_index(key_sub_stream: u8) -> usize {
+    let sub = usize::from(key_sub_stream >> 4) & 0x3;
+    let dir = usize::from(key_sub_stream >> 1) & 1;
+    let set = usize::from(key_sub_stream) & 1;
+    sub * 4 + dir * 2 + set
+}
+
 /// The key material of KEY_PROG: an AES-256-GCM key and the IV's invocation field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
@@ -118,6 +134,21 @@ pub struct KeyMaterial {
     pub key: [U32; 8],
     /// The initial IV invocation field, 2 dwords.
     pub ifv: [U32; 2],
+}
+
+impl KeyMaterial {
+    /// Key and invocation field from ten dwords, key first.
+    pub fn from_words(words: &[u32; 10]) -> Self {
+        Self {
+            key: core::array::from_fn(|i| U32::new(words[i])),
+            ifv: core::array::from_fn(|i| U32::new(words[8 + i])),
+        }
+    }
+
+    /// The ten dwords, key first.
+    pub fn words(&self) -> [u32; 10] {
+        core::array::from_fn(|i| if i < 8 { self.key[i].get() } else { self.ifv[i - 8].get() })
+    }
 }
 
 /// An IDE_KM object, parsed.
@@ -229,7 +260,20 @@ mod tests {
     use super::*;
 
     fn key(stream_id: u8, sub: u8) -> StreamKey {
-        StreamKey { reserved: [0; 2], stream_id, status: 0, key_sub_stream: sub, port_index: 0 }
+        StreamKey::new(stream_id, sub)
+    }
+
+    #[test]
+    fn key_index_is_dense_and_words_round_trip() {
+        let mut seen = 0u32;
+        for sub in [key_sub_stream::SUB_STREAM_PR, key_sub_stream::SUB_STREAM_NPR, key_sub_stream::SUB_STREAM_CPL] {
+            for bits in 0..4u8 {
+                seen |= 1 << key_index(sub | bits);
+            }
+        }
+        assert_eq!(seen, 0xfff);
+        let words = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+        assert_eq!(KeyMaterial::from_words(&words).words(), words);
     }
 
     #[test]

@@ -180,6 +180,21 @@ pub struct Capabilities {
     pub max_spdm_msg_size: U32,
 }
 
+impl Capabilities {
+    /// GET_CAPABILITIES of a requester without capabilities of its own,
+    /// taking messages of up to `size` bytes.
+    pub fn requester(size: u32) -> Self {
+        Self {
+            reserved: 0,
+            ct_exponent: 0,
+            reserved2: U16::new(0),
+            flags: U32::new(0),
+            data_transfer_size: U32::new(size),
+            max_spdm_msg_size: U32::new(size),
+        }
+    }
+}
+
 /// NEGOTIATE_ALGORITHMS fixed payload; extended algorithms and struct
 /// tables (count in param1) follow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
@@ -203,6 +218,24 @@ pub struct NegotiateAlgorithms {
     pub ext_hash_count: u8,
     /// Reserved.
     pub reserved2: [u8; 2],
+}
+
+impl NegotiateAlgorithms {
+    /// NEGOTIATE_ALGORITHMS offering ECDSA P-384, SHA-384 and DMTF
+    /// measurements, without struct tables.
+    pub fn p384_sha384() -> Self {
+        Self {
+            length: U16::new(0),
+            measurement_specification: algorithms::MEASUREMENT_SPEC_DMTF,
+            other_params_support: 0,
+            base_asym_algo: U32::new(algorithms::BASE_ASYM_ECDSA_P384),
+            base_hash_algo: U32::new(algorithms::BASE_HASH_SHA_384),
+            reserved: [0; 12],
+            ext_asym_count: 0,
+            ext_hash_count: 0,
+            reserved2: [0; 2],
+        }
+    }
 }
 
 /// ALGORITHMS fixed payload; selected extended algorithms and struct tables
