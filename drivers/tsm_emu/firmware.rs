@@ -220,6 +220,9 @@ impl Firmware {
             abi::teeio_tsm_fid_TEEIO_TSM_BIND_INTERFACE => Self::bind_interface(s, c),
             abi::teeio_tsm_fid_TEEIO_TSM_UNBIND_INTERFACE => Self::unbind_interface(s, c),
             abi::teeio_tsm_fid_TEEIO_TSM_GET_HOST_INTERFACE_STATE => Self::host_interface_state(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_UNMAP_INTERFACE_MMIO => Self::unmap_interface_mmio(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_STOP_BOUND_INTERFACE => Self::stop_bound_interface(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_DETACH_INTERFACE_DMA => Self::detach_interface_dma(s, c),
             abi::teeio_tsm_fid_TEEIO_TSM_GET_INTERFACE_REPORT => Self::get_interface_report(s, c),
             abi::teeio_tsm_fid_TEEIO_TSM_GET_INTERFACE_STATE => Self::get_interface_state(s, c),
             abi::teeio_tsm_fid_TEEIO_TSM_GET_DEVICE_MEASUREMENTS => Self::get_device_measurements(s, c),
@@ -474,42 +477,80 @@ impl Firmware {
         Ok(0)
     }
 
-    /// The first three steps of every teardown, in order: CPU (unmap the
-    /// TDI's private MMIO from the TVM's secure stage-2), DEVICE
-    /// (STOP_INTERFACE), IOMMU (drop it from the TVM's trusted IOMMU
-    /// context). Returns the TDI's state after the stop: ERROR when the
-    /// DSM did not stop it.
-    fn quiesce(s: &mut State, c: &Call<'_>, tvm: u64) -> Result<TdiState, Status> {
-        let unmapped = s.tvm_mut(tvm)?.unmap_tdi(c.tdi);
-        pr_info!("EMULATED TSM: TDI {:#x} teardown 1/4 CPU: {} private MMIO mappings unmapped\n", c.tdi, unmapped);
-        let state = match s.owned_tdi(c.device, c.tdi, tvm)?.state {
+    /// Stops the TDI through its DSM unless it is unlocked already; its
+    /// state afterwards, ERROR when the DSM did not stop it.
+    fn stop(s: &mut State, c: &Call<'_>, tvm: u64) -> Result<TdiState, Status> {
+        let tdi = s.owned_tdi(c.device, c.tdi, tvm)?;
+        let state = match tdi.state {
             TdiState::ConfigUnlocked => TdiState::ConfigUnlocked,
             _ => dsm_stop(&mut Requester::new(c.doe, c.doe_ctx)?, c.tdi).unwrap_or(TdiState::Error),
         };
-        pr_info!("EMULATED TSM: TDI {:#x} teardown 2/4 DEVICE: STOP_INTERFACE: {:?}\n", c.tdi, state);
-        let dropped = s.tvm_mut(tvm)?.drop_dma(c.tdi);
-        pr_info!("EMULATED TSM: TDI {:#x} teardown 3/4 IOMMU: trusted DMA {}\n", c.tdi, if dropped { "dropped" } else { "was not accepted" });
+        let tdi = s.owned_tdi(c.device, c.tdi, tvm)?;
+        tdi.clear_lock();
+        tdi.state = state;
         Ok(state)
     }
 
-    /// Unbinds a TDI: [`Self::quiesce`], its regions reclaimed, then LAST:
-    /// the TDI context freed.
-    fn unbind_interface(s: &mut State, c: Call<'_>) -> CallResult {
+    /// Refuses a teardown step whose predecessor has not run.
+    fn out_of_order(c: &Call<'_>, step: &str, missing: &str) -> CallResult {
+        pr_warn!("EMULATED TSM: TDI {:#x}: {} refused: {} first\n", c.tdi, step, missing);
+        Err(Status::InvalidState)
+    }
+
+    /// Teardown step CPU: the TDI's private MMIO leaves the secure stage-2.
+    fn unmap_interface_mmio(s: &mut State, c: Call<'_>) -> CallResult {
         s.owned_tdi(c.device, c.tdi, c.tvm)?;
-        let state = Self::quiesce(s, &c, c.tvm)?;
+        let unmapped = s.tvm_mut(c.tvm)?.unmap_tdi(c.tdi);
+        for r in s.owned_tdi(c.device, c.tdi, c.tvm)?.ranges.iter_mut() {
+            r.mapped = false;
+        }
+        pr_info!("EMULATED TSM: TDI {:#x} teardown CPU: {} private MMIO mappings unmapped\n", c.tdi, unmapped);
+        Ok(unmapped as u64)
+    }
+
+    /// Teardown step DEVICE: STOP_INTERFACE, once nothing is mapped.
+    fn stop_bound_interface(s: &mut State, c: Call<'_>) -> CallResult {
+        s.owned_tdi(c.device, c.tdi, c.tvm)?;
+        if s.tvm_mut(c.tvm)?.stage2.iter().any(|m| m.tdi == c.tdi) {
+            return Self::out_of_order(&c, "STOP", "unmap private MMIO");
+        }
+        let state = Self::stop(s, &c, c.tvm)?;
+        pr_info!("EMULATED TSM: TDI {:#x} teardown DEVICE: STOP_INTERFACE: {:?}\n", c.tdi, state);
+        Ok(u64::from(state as u8))
+    }
+
+    /// Teardown step IOMMU: trusted DMA dropped, once the TDI is stopped.
+    fn detach_interface_dma(s: &mut State, c: Call<'_>) -> CallResult {
+        if matches!(s.owned_tdi(c.device, c.tdi, c.tvm)?.state, TdiState::ConfigLocked | TdiState::Run) {
+            return Self::out_of_order(&c, "DMA detach", "STOP");
+        }
+        let dropped = s.tvm_mut(c.tvm)?.drop_dma(c.tdi);
+        s.owned_tdi(c.device, c.tdi, c.tvm)?.dma_accepted = false;
+        pr_info!("EMULATED TSM: TDI {:#x} teardown IOMMU: trusted DMA {}\n", c.tdi, if dropped { "dropped" } else { "was not accepted" });
+        Ok(0)
+    }
+
+    /// Teardown step LAST: the regions reclaimed and the TDI context freed,
+    /// once the three steps before ran. A TDI the DSM left in ERROR stays
+    /// known, unbound, for the next bind to stop.
+    fn unbind_interface(s: &mut State, c: Call<'_>) -> CallResult {
+        let tdi = s.owned_tdi(c.device, c.tdi, c.tvm)?;
+        let (state, dma) = (tdi.state, tdi.dma_accepted);
+        if matches!(state, TdiState::ConfigLocked | TdiState::Run) {
+            return Self::out_of_order(&c, "unbind", "STOP");
+        }
+        if dma || s.tvm_mut(c.tvm)?.iommu.contains(&c.tdi) {
+            return Self::out_of_order(&c, "unbind", "DMA detach");
+        }
         s.tvm_mut(c.tvm)?.reclaim_tdi_regions(c.tdi);
         let dev = s.device_mut(c.device)?;
         let index = dev.tdis.iter().position(|t| t.id == c.tdi).ok_or(Status::Failed)?;
         if state == TdiState::ConfigUnlocked {
             drop(dev.tdis.remove(index));
         } else {
-            // The DSM did not stop it: keep the ERROR for the next bind.
-            let tdi = &mut dev.tdis[index];
-            tdi.tvm = None;
-            tdi.clear_lock();
-            tdi.state = state;
+            dev.tdis[index].tvm = None;
         }
-        pr_info!("EMULATED TSM: TDI {:#x} teardown 4/4 LAST: TDI freed from TVM {}\n", c.tdi, c.tvm);
+        pr_info!("EMULATED TSM: TDI {:#x} teardown LAST: TDI freed from TVM {}\n", c.tdi, c.tvm);
         Ok(0)
     }
 
@@ -647,18 +688,20 @@ impl Firmware {
         Ok(0)
     }
 
-    /// The TVM stops its TDI: [`Self::quiesce`]. The TDI stays bound,
-    /// unlocked, until the host unbinds it.
+    /// The TVM stops its TDI: private MMIO the host left mapped is
+    /// unmapped first, then STOP_INTERFACE. The TDI stays bound, unlocked,
+    /// for the host to finish the teardown.
     fn stop_interface(s: &mut State, c: Call<'_>) -> CallResult {
         let tvm = Self::tvm_of(&c);
         if s.owned_tdi(c.device, c.tdi, tvm)?.state == TdiState::ConfigUnlocked {
             return Err(Status::InvalidState);
         }
-        let state = Self::quiesce(s, &c, tvm)?;
-        let tdi = s.owned_tdi(c.device, c.tdi, tvm)?;
-        tdi.clear_lock();
-        tdi.state = state;
-        pr_info!("EMULATED TSM: TDI {:#x}: stopped by TVM {}: {:?}\n", c.tdi, tvm, state);
+        let unmapped = s.tvm_mut(tvm)?.unmap_tdi(c.tdi);
+        for r in s.owned_tdi(c.device, c.tdi, tvm)?.ranges.iter_mut() {
+            r.mapped = false;
+        }
+        let state = Self::stop(s, &c, tvm)?;
+        pr_info!("EMULATED TSM: TDI {:#x}: stopped by TVM {} ({} mappings unmapped first): {:?}\n", c.tdi, tvm, unmapped, state);
         if state == TdiState::Error {
             return Err(Status::Io);
         }

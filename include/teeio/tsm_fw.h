@@ -39,9 +39,17 @@
  *	physical address @args[0]; refused while mapped
  * @TEEIO_TSM_BIND_INTERFACE: LOCK_INTERFACE @tdi for @tvm with MMIO
  *	reporting offset @args[0]; needs a connected device and added regions
- * @TEEIO_TSM_UNBIND_INTERFACE: unmap, drop DMA, STOP_INTERFACE, unbind
+ * @TEEIO_TSM_UNBIND_INTERFACE: LAST teardown step: reclaim the TDI's
+ *	regions and free its context; refused (INVALID_STATE) until the
+ *	three steps below have run, in their order
  * @TEEIO_TSM_GET_HOST_INTERFACE_STATE: TDISP state of @tdi as the host
  *	may see it; @ret: the state
+ * @TEEIO_TSM_UNMAP_INTERFACE_MMIO: CPU teardown step: unmap the TDI's
+ *	private MMIO from @tvm's secure stage-2
+ * @TEEIO_TSM_STOP_BOUND_INTERFACE: DEVICE teardown step: STOP_INTERFACE;
+ *	refused while private MMIO is still mapped
+ * @TEEIO_TSM_DETACH_INTERFACE_DMA: IOMMU teardown step: drop the TDI from
+ *	@tvm's trusted IOMMU context; refused while the TDI is not stopped
  * @TEEIO_TSM_GET_INTERFACE_REPORT: guest: @args[1] bytes of the interface
  *	report from offset @args[0] into @buf; @ret: bytes, @args[2] on
  *	return: the report's total length
@@ -53,8 +61,9 @@
  *	stage-2
  * @TEEIO_TSM_ACCEPT_INTERFACE_DMA: guest: let @tdi DMA to private memory
  * @TEEIO_TSM_START_INTERFACE: guest: START_INTERFACE with the lock nonce
- * @TEEIO_TSM_STOP_INTERFACE: guest: STOP_INTERFACE; the TDI stays bound,
- *	unlocked, until the host unbinds it
+ * @TEEIO_TSM_STOP_INTERFACE: guest: STOP_INTERFACE, unmapping whatever
+ *	private MMIO the host left mapped first; the host then runs the rest
+ *	of the teardown
  */
 enum teeio_tsm_fid {
 	TEEIO_TSM_CREATE_TVM = 0x00,
@@ -68,6 +77,9 @@ enum teeio_tsm_fid {
 	TEEIO_TSM_BIND_INTERFACE = 0x22,
 	TEEIO_TSM_UNBIND_INTERFACE = 0x23,
 	TEEIO_TSM_GET_HOST_INTERFACE_STATE = 0x24,
+	TEEIO_TSM_UNMAP_INTERFACE_MMIO = 0x25,
+	TEEIO_TSM_STOP_BOUND_INTERFACE = 0x26,
+	TEEIO_TSM_DETACH_INTERFACE_DMA = 0x27,
 	TEEIO_TSM_GET_INTERFACE_REPORT = 0x40,
 	TEEIO_TSM_GET_INTERFACE_STATE = 0x41,
 	TEEIO_TSM_GET_DEVICE_MEASUREMENTS = 0x42,

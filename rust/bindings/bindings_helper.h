@@ -20,3 +20,6 @@
 
 /* The host TSM bridge's C edge. */
 #include "../../tsm/host_bridge/pci_tsm_glue.h"
+
+/* The IOASID core's ABI and C edge. */
+#include "../../iommufd/ioasid/ioasid_edge.h"

@@ -63,7 +63,13 @@ pub(crate) trait TsmBackend: Send + Sync {
     fn reclaim_region(&self, tvm: u64, gpa: u64) -> Result<(), TsmError>;
     /// LOCK_INTERFACE the TDI for the TVM.
     fn bind(&self, tvm: u64, t: Target, mmio_offset: u64) -> Result<(), TsmError>;
-    /// Ordered teardown of a bound TDI.
+    /// Teardown step CPU: unmap the TDI's private MMIO from the TVM.
+    fn unmap_mmio(&self, tvm: u64, t: Target) -> Result<(), TsmError>;
+    /// Teardown step DEVICE: STOP_INTERFACE on behalf of the host.
+    fn stop(&self, tvm: u64, t: Target) -> Result<(), TsmError>;
+    /// Teardown step IOMMU: drop the TDI from the TVM's trusted IOMMU context.
+    fn detach_dma(&self, tvm: u64, t: Target) -> Result<(), TsmError>;
+    /// Teardown step LAST: free the TDI's context; refused before the others.
     fn unbind(&self, tvm: u64, t: Target) -> Result<(), TsmError>;
     /// A TVM's request for its TDI; the bytes written to `out`.
     fn guest(&self, tvm: u64, t: Target, service: GuestService, out: &mut [u8]) -> Result<usize, TsmError>;
@@ -209,6 +215,18 @@ impl TsmBackend for EmulatedTsm {
 
     fn bind(&self, tvm: u64, t: Target, mmio_offset: u64) -> Result<(), TsmError> {
         self.host(abi::teeio_tsm_fid_TEEIO_TSM_BIND_INTERFACE, tvm, Some(t), [mmio_offset, 0, 0]).map(|_| ())
+    }
+
+    fn unmap_mmio(&self, tvm: u64, t: Target) -> Result<(), TsmError> {
+        self.host(abi::teeio_tsm_fid_TEEIO_TSM_UNMAP_INTERFACE_MMIO, tvm, Some(t), [0; 3]).map(|_| ())
+    }
+
+    fn stop(&self, tvm: u64, t: Target) -> Result<(), TsmError> {
+        self.host(abi::teeio_tsm_fid_TEEIO_TSM_STOP_BOUND_INTERFACE, tvm, Some(t), [0; 3]).map(|_| ())
+    }
+
+    fn detach_dma(&self, tvm: u64, t: Target) -> Result<(), TsmError> {
+        self.host(abi::teeio_tsm_fid_TEEIO_TSM_DETACH_INTERFACE_DMA, tvm, Some(t), [0; 3]).map(|_| ())
     }
 
     fn unbind(&self, tvm: u64, t: Target) -> Result<(), TsmError> {

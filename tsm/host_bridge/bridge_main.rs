@@ -7,12 +7,16 @@
 //! registers a `tsm_dev` with tsm-core and implements the PCI/TSM link
 //! operations: connect (SPDM through the TSM, then a selective IDE stream
 //! set up with upstream pci_ide and keyed by the TSM), disconnect, bind
-//! (MMIO regions offered, then LOCK_INTERFACE through the TSM), unbind (the
-//! TSM's ordered teardown) and guest requests (scope checked here).
+//! (MMIO regions offered, then LOCK_INTERFACE through the TSM), unbind and
+//! every other teardown (sequenced by the IOASID core, see teardown.rs) and
+//! guest requests (scope checked here).
 //!
-//! Lock order: pci_tsm_rwsem, then the DSM's pci_tsm_pf0::lock (both taken
-//! by the PCI/TSM core around every operation), then `Bridge::tvms`, then
-//! the platform TSM's own lock.
+//! Lock order: the C edge's bridge list lock (VM release only), then
+//! pci_tsm_rwsem, then the DSM's pci_tsm_pf0::lock (both taken by the
+//! PCI/TSM core around every operation), then `Bridge::tvms`, then the
+//! IOASID core's lock, then the platform TSM's own lock. Teardown steps run
+//! on the IOASID core's queue and take only the platform TSM's lock, so
+//! waiting for them with the others held is safe.
 
 use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
@@ -24,11 +28,15 @@ mod teeio_bindings;
 
 mod backend;
 mod guest_req;
+mod teardown;
 mod tvms;
 
-use backend::{EmulatedTsm, Target, TsmBackend, TsmError};
+use backend::{EmulatedTsm, GuestService, Target, TsmBackend, TsmError};
+use core::sync::atomic::Ordering;
+use kernel::sync::Arc;
+use teardown::{Binding, Notifier};
 use teeio_bindings as b;
-use tvms::TvmTable;
+use tvms::{Bound, TvmTable};
 
 module! {
     type: TsmBridge,
@@ -45,6 +53,8 @@ struct Bridge {
     backend: EmulatedTsm,
     #[pin]
     tvms: Mutex<TvmTable>,
+    /// The system-wide teardown subscribers (DEVICE, IOMMU, LAST).
+    steps: KVec<Notifier>,
 }
 
 struct TsmBridge;
@@ -97,14 +107,27 @@ extern "C" fn teeio_bridge_attach(_dev: *mut bindings::device, fw: *const b::tee
     // until it is unbound, when `teeio_bridge_detach` drops the bridge.
     let backend = unsafe { EmulatedTsm::new(fw) };
     let bridge = KBox::pin_init(
-        pin_init!(Bridge { backend, tvms <- new_mutex!(TvmTable::default()) }),
+        pin_init!(Bridge { backend, tvms <- new_mutex!(TvmTable::default()), steps: KVec::new() }),
         GFP_KERNEL,
     );
-    match bridge {
-        // SAFETY: the C edge keeps the pointer until `teeio_bridge_detach`.
-        Ok(bridge) => unsafe { KBox::into_raw(Pin::into_inner_unchecked(bridge)).cast() },
-        Err(e) => e.to_ptr(),
+    let mut bridge = match bridge {
+        Ok(bridge) => bridge,
+        Err(e) => return e.to_ptr(),
+    };
+    let this: *const Bridge = &*bridge;
+    let steps = (|| -> Result<KVec<Notifier>> {
+        let mut steps = KVec::with_capacity(3, GFP_KERNEL)?;
+        steps.push(teardown::register::<{ teardown::DEVICE }>(this, None)?, GFP_KERNEL)?;
+        steps.push(teardown::register::<{ teardown::IOMMU }>(this, None)?, GFP_KERNEL)?;
+        steps.push(teardown::register::<{ teardown::LAST }>(this, None)?, GFP_KERNEL)?;
+        Ok(steps)
+    })();
+    match steps {
+        Ok(steps) => *bridge.as_mut().project().steps = steps,
+        Err(e) => return e.to_ptr(),
     }
+    // SAFETY: the C edge keeps the pointer until `teeio_bridge_detach`.
+    unsafe { KBox::into_raw(Pin::into_inner_unchecked(bridge)).cast() }
 }
 
 /// Frees what `teeio_bridge_attach` made.
@@ -199,9 +222,52 @@ fn mem_bars(pdev: *mut bindings::pci_dev) -> KVec<(u64, u64)> {
     bars
 }
 
+/// A VM's first bind: its TVM, its IOASID set (token: the VM cookie) and
+/// the set's CPU teardown subscriber, registered before the set exists.
+fn new_tvm(bridge: &Bridge, vm: usize) -> Result<(u64, u32, Notifier), TsmError> {
+    let tsm = &bridge.backend;
+    let tvm = tsm.create_tvm()?;
+    let made = teardown::register::<{ teardown::CPU }>(bridge, Some(vm as u64)).and_then(|cpu| {
+        let mut set = 0;
+        // SAFETY: plain call; `set` is a valid output.
+        match unsafe { b::teeio_ioasid_set_alloc(vm as u64, TDIS_PER_TVM, &mut set) } {
+            0 => Ok((tvm, set, cpu)),
+            rc => Err(Error::from_errno(rc)),
+        }
+    });
+    made.map_err(|errno| {
+        let _ = tsm.destroy_tvm(tvm);
+        TsmError { errno, tsm_code: 0 }
+    })
+}
+
+/// TDIs one TVM may have bound (its IOASID set's quota).
+const TDIS_PER_TVM: u32 = 64;
+
+/// The IOASID of a new bind in `set`, announced: each teardown step takes
+/// its reference. The IOASID holds a reference to `binding`.
+fn bind_ioasid(set: u32, binding: &Arc<Binding>) -> Result<u32> {
+    let private = Arc::into_raw(binding.clone()).cast_mut().cast();
+    let mut ioasid = 0;
+    // SAFETY: plain calls; `ioasid` is a valid output.
+    let mut rc = unsafe { b::teeio_ioasid_alloc(set, 1, u32::MAX, private, &mut ioasid) };
+    if rc == 0 {
+        // SAFETY: as above.
+        rc = unsafe { b::teeio_ioasid_notify(set, ioasid, b::teeio_ioasid_event_TEEIO_IOASID_BIND) };
+        if rc == 0 {
+            return Ok(ioasid);
+        }
+        // SAFETY: ours, never bound: nobody else holds it.
+        unsafe { b::teeio_ioasid_free(set, ioasid) };
+    }
+    // SAFETY: the reference made above, not kept by the core.
+    drop(unsafe { Arc::from_raw(private.cast::<Binding>().cast_const()) });
+    Err(Error::from_errno(rc))
+}
+
 /// bind: a TVM for the VM, the TDI's MMIO offered to it (at guest physical
 /// addresses equal to the host's until a VMM supplies its own), then
-/// LOCK_INTERFACE through the TSM.
+/// LOCK_INTERFACE through the TSM, then the TDI's IOASID in the VM's set.
 #[no_mangle]
 extern "C" fn teeio_bridge_bind(
     bridge: *mut c_void,
@@ -215,10 +281,20 @@ extern "C" fn teeio_bridge_bind(
     let t = target(pdev);
     let vm = kvm as usize;
     let mut tvms = bridge.tvms.lock();
-    let tvm = match tvms.get_or_create(vm, || tsm.create_tvm()) {
-        Ok(tvm) => tvm,
+    let (tvm, set, released) = match tvms.get_or_create(vm, || new_tvm(bridge, vm)) {
+        Ok(e) => (e.tvm, e.set, e.released),
         Err(e) => return refused(pdev, "bind (TVM)", e),
     };
+    let undo_tvm = |tvms: &mut TvmTable| {
+        if let Some(gone) = tvms.put(vm) {
+            undo(bridge, pdev, gone);
+        }
+    };
+    if released {
+        dev_warn!(dev_of(pdev), "bind: the VM released its IOASID set\n");
+        undo_tvm(&mut tvms);
+        return ENOENT.to_errno();
+    }
     let bars = mem_bars(pdev);
     let mut added = 0;
     let mut result = Ok(());
@@ -234,10 +310,22 @@ extern "C" fn teeio_bridge_bind(
         for &(hpa, _) in bars.iter().take(added) {
             let _ = tsm.reclaim_region(tvm, hpa);
         }
-        if let Some(tvm) = tvms.put(vm) {
-            let _ = tsm.destroy_tvm(tvm);
-        }
+        undo_tvm(&mut tvms);
         return refused(pdev, "bind", e);
+    }
+    let recorded = (|| -> Result {
+        tvms.get(vm).ok_or(ENOENT)?.tdis.reserve(1, GFP_KERNEL)?;
+        let binding = Arc::new(Binding::new(tvm, t), GFP_KERNEL)?;
+        let ioasid = bind_ioasid(set, &binding)?;
+        // Room was reserved: the push cannot fail.
+        tvms.get(vm).ok_or(ENOENT)?.tdis.push(Bound { tdi: t.tdi, ioasid, binding }, GFP_KERNEL)?;
+        Ok(())
+    })();
+    if let Err(e) = recorded {
+        dev_warn!(dev_of(pdev), "bind: no IOASID for TDI {:#x}: {:?}\n", tdi_id, e);
+        teardown::tear_down_now(tsm, &Binding::new(tvm, t));
+        undo_tvm(&mut tvms);
+        return e.to_errno();
     }
     // SAFETY: the C edge passes a valid output pointer.
     unsafe { *tvm_out = tvm };
@@ -245,7 +333,23 @@ extern "C" fn teeio_bridge_bind(
     0
 }
 
-/// unbind: the TSM's ordered teardown, then the VM's TVM if it was its last TDI.
+/// Undoes a VM's TVM after its last unbind: TVM, IOASID set, CPU subscriber.
+fn undo(bridge: &Bridge, pdev: *mut bindings::pci_dev, gone: tvms::Gone) {
+    if !gone.released {
+        // SAFETY: the set is the bridge's and holds no IOASID any more.
+        unsafe { b::teeio_ioasid_set_free(gone.set) };
+    }
+    drop(gone.cpu);
+    if let Err(e) = bridge.backend.destroy_tvm(gone.tvm) {
+        refused(pdev, "unbind (TVM)", e);
+    }
+}
+
+/// unbind (also reached from TSM unregister and rmmod through the PCI/TSM
+/// core): UNBIND to the TDI's IOASID, whose subscribers tear it down in
+/// order, a wait for their steps, the IOASID freed, then the VM's TVM if
+/// it was its last TDI. After a guest stop, a device error or a VM release
+/// the teardown ran already and the UNBIND finds nothing to do.
 #[no_mangle]
 extern "C" fn teeio_bridge_unbind(
     bridge: *mut c_void,
@@ -255,17 +359,59 @@ extern "C" fn teeio_bridge_unbind(
     tvm: u64,
 ) {
     let bridge = bridge_ref(bridge);
-    let tsm = &bridge.backend;
-    if let Err(e) = tsm.unbind(tvm, target(pdev)) {
-        refused(pdev, "unbind", e);
-    }
+    let vm = kvm as usize;
+    let t = target(pdev);
     let mut tvms = bridge.tvms.lock();
-    if let Some(last) = tvms.put(kvm as usize) {
-        if let Err(e) = tsm.destroy_tvm(last) {
-            refused(pdev, "unbind (TVM)", e);
-        }
+    let set = tvms.get(vm).map(|e| e.set);
+    if let (Some(set), Some(bound)) = (set, tvms.take_tdi(vm, t.tdi)) {
+        // SAFETY: plain calls into the IOASID core on the bridge's IOASID.
+        unsafe { b::teeio_ioasid_notify(set, bound.ioasid, b::teeio_ioasid_event_TEEIO_IOASID_UNBIND) };
+        // SAFETY: as above.
+        unsafe { b::teeio_ioasid_free(set, bound.ioasid) };
+    }
+    // Every step queued for this TDI (by this unbind or earlier) has run.
+    // SAFETY: plain call.
+    unsafe { b::teeio_ioasid_flush() };
+    if let Some(gone) = tvms.put(vm) {
+        undo(bridge, pdev, gone);
     }
     dev_info!(dev_of(pdev), "TDI {:#x} unbound from TVM {}\n", tdi_id, tvm);
+}
+
+/// The VM is going away before it unbound: its IOASID set is freed, which
+/// tears every TDI it had bound down in order (FREE). The later unbinds
+/// find nothing left to tear down.
+#[no_mangle]
+extern "C" fn teeio_bridge_vm_release(bridge: *mut c_void, kvm: *mut b::kvm) -> c_int {
+    let bridge = bridge_ref(bridge);
+    let mut tvms = bridge.tvms.lock();
+    let Some(e) = tvms.get(kvm as usize) else {
+        return ENOENT.to_errno();
+    };
+    if e.released {
+        return 0;
+    }
+    e.released = true;
+    pr_info!("VM released before unbind: TVM {}'s IOASID set {} freed\n", e.tvm, e.set);
+    // SAFETY: the bridge's set; free always succeeds.
+    unsafe { b::teeio_ioasid_set_free(e.set) }
+}
+
+/// The TVM's STOP_INTERFACE, or a TDI found in ERROR: the ordered teardown
+/// runs now; the DEVICE step is the TVM's STOP when `by_guest`. Returns
+/// the DEVICE step's status, or None when the TDI was torn down already.
+fn stop_bound(bridge: &Bridge, tdi: u32, by_guest: bool) -> Option<i64> {
+    let (set, ioasid, binding) = {
+        let tvms = bridge.tvms.lock();
+        let (e, bound) = tvms.find_tdi(tdi)?;
+        (e.set, bound.ioasid, bound.binding.clone())
+    };
+    binding.guest_stop.store(by_guest, Ordering::SeqCst);
+    // SAFETY: plain calls into the IOASID core.
+    let rc = unsafe { b::teeio_ioasid_notify(set, ioasid, b::teeio_ioasid_event_TEEIO_IOASID_UNBIND) };
+    // SAFETY: as above.
+    unsafe { b::teeio_ioasid_flush() };
+    (rc == 0).then(|| binding.device_status.load(Ordering::SeqCst))
 }
 
 /// A TVM's request for its TDI. Returns the bytes written to `out` or an
@@ -298,7 +444,19 @@ extern "C" fn teeio_bridge_guest_req(
             return refusal.errno().to_errno() as isize;
         }
     };
-    let result = bridge_ref(bridge).backend.guest(tvm, target(pdev), service, out);
+    let bridge = bridge_ref(bridge);
+    let t = target(pdev);
+    if service == GuestService::Stop {
+        let code = stop_bound(bridge, t.tdi, true).unwrap_or(i64::from(b::TEEIO_TSM_ERR_INVALID_STATE));
+        // SAFETY: valid output pointer from the C edge.
+        unsafe { *tsm_code = code as u64 };
+        return 0;
+    }
+    let result = bridge.backend.guest(tvm, t, service, out);
+    if service == GuestService::State && matches!(result, Ok(n) if n > 0 && u32::from(out[0]) == b::TEEIO_TDI_ERROR) {
+        dev_warn!(dev_of(pdev), "TDI {:#x} is in ERROR: ordered teardown\n", t.tdi);
+        stop_bound(bridge, t.tdi, false);
+    }
     let (written, code) = match result {
         Ok(n) => (n, 0),
         Err(e) => {

@@ -16,15 +16,21 @@
 #include <linux/tsm.h>
 
 #include "pci_tsm_glue.h"
+#include "../../include/teeio/tsm_bridge.h"
 
 /* Guest request buffers are bounded; the TSM's largest answer fits. */
 #define TEEIO_GUEST_REQ_MAX SZ_64K
 
 /* One bound platform TSM: the tsm_dev and the Rust bridge state. */
 struct teeio_bridge_dev {
+	struct list_head node;
 	struct tsm_dev *tsm_dev;
 	void *bridge;
 };
+
+/* The bound platform TSMs, for teeio_tsm_vm_release(). */
+static DEFINE_MUTEX(teeio_bridges_lock);
+static LIST_HEAD(teeio_bridges);
 
 /* Link context of a DSM function: the core's pf0 context and its stream. */
 struct teeio_link {
@@ -279,6 +285,8 @@ static int teeio_fw_probe(struct platform_device *pdev)
 		teeio_bridge_detach(bridge);
 		return rc;
 	}
+	scoped_guard(mutex, &teeio_bridges_lock)
+		list_add_tail(&bdev->node, &teeio_bridges);
 	dev_info(&pdev->dev, "host TSM bridge registered %s\n",
 		 dev_name(&bdev->tsm_dev->dev));
 	return 0;
@@ -288,6 +296,8 @@ static void teeio_fw_remove(struct platform_device *pdev)
 {
 	struct teeio_bridge_dev *bdev = platform_get_drvdata(pdev);
 
+	scoped_guard(mutex, &teeio_bridges_lock)
+		list_del(&bdev->node);
 	/* Upstream pci_tsm_unregister(): unbind and disconnect everything. */
 	tsm_unregister(bdev->tsm_dev);
 	teeio_bridge_detach(bdev->bridge);
@@ -301,6 +311,19 @@ static struct platform_driver teeio_fw_driver = {
 	.probe = teeio_fw_probe,
 	.remove = teeio_fw_remove,
 };
+
+int teeio_tsm_vm_release(struct kvm *kvm)
+{
+	struct teeio_bridge_dev *bdev;
+	int rc = -ENOENT;
+
+	guard(mutex)(&teeio_bridges_lock);
+	list_for_each_entry(bdev, &teeio_bridges, node)
+		if (!teeio_bridge_vm_release(bdev->bridge, kvm))
+			rc = 0;
+	return rc;
+}
+EXPORT_SYMBOL_GPL(teeio_tsm_vm_release);
 
 int teeio_bridge_driver_register(void)
 {

@@ -20,6 +20,7 @@ int teeio_bridge_bind(void *bridge, struct pci_dev *pdev, struct kvm *kvm,
 		      u32 tdi_id, u64 *tvm);
 void teeio_bridge_unbind(void *bridge, struct pci_dev *pdev, struct kvm *kvm,
 			 u32 tdi_id, u64 tvm);
+int teeio_bridge_vm_release(void *bridge, struct kvm *kvm);
 ssize_t teeio_bridge_guest_req(void *bridge, struct pci_dev *pdev, u64 tvm,
 			       u32 tdi_id, u32 scope, const void *in,
 			       size_t in_len, void *out, size_t out_len,

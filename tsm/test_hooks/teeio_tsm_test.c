@@ -11,6 +11,9 @@
  *   raw BDF SCOPE LEN         pci_tsm_guest_req() with LEN zero bytes
  *   state BDF                 TDISP state of BDF from the emulated platform
  *                             TSM's host view (EMULATION-specific)
+ *   vmfree VM                 teeio_tsm_vm_release(VM): the VM goes away
+ *                             before it unbound (bridge looked up at run
+ *                             time, so either module unloads freely)
  *
  * A write returns the command's errno. result reads
  * "rc=<rc> tsm_code=<code> len=<bytes>" and the bytes in hex.
@@ -27,6 +30,7 @@
 #include <linux/sockptr.h>
 #include "../../include/uapi/linux/teeio_tsm.h"
 
+#include "../../include/teeio/tsm_bridge.h"
 #include "../../include/teeio/tsm_fw.h"
 
 #define NR_VMS 4
@@ -107,6 +111,19 @@ static long run(char *cmd)
 	long rc = -EINVAL;
 	u64 code = 0;
 
+	if (sscanf(cmd, "vmfree %u", &vm) == 1) {
+		int (*release)(struct kvm *kvm);
+
+		if (vm >= NR_VMS)
+			return -EINVAL;
+		release = symbol_get(teeio_tsm_vm_release);
+		if (!release)
+			return -ENODEV;
+		rc = release((struct kvm *)&vm_cookies[vm]);
+		symbol_put(teeio_tsm_vm_release);
+		set_result(rc, 0, NULL, 0);
+		return rc;
+	}
 	if (sscanf(cmd, "%7s %15s", verb, bdf) != 2)
 		return -EINVAL;
 	struct pci_dev *pdev __free(pci_dev_put) = lookup(bdf);

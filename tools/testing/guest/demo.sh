@@ -75,6 +75,14 @@ tdi_state() {
 	shift "$(sed -n 's/^rc=\([0-9]*\) .*/\1/p' $HOOK/result)"
 	echo "TDI $BDF: $1"
 }
+EVENTS=/sys/kernel/debug/teeio_ioasid/events
+# The IOASID core's event log since the last call: handler calls in order.
+events() {
+	grep -v ' atomic ' $EVENTS | sed 's/^/   /'
+	echo clear > $EVENTS
+}
+insmod /lib/modules/teeio/teeio_ioasid.ko
+echo clear > $EVENTS
 insmod /lib/modules/teeio/teeio_tdisp_emu.ko bdfs=$BDF
 insmod /lib/modules/teeio/teeio_tsm_emu.ko
 insmod /lib/modules/teeio/teeio_tsm_bridge.ko
@@ -100,15 +108,45 @@ echo "-- refused: a state change in INFO scope, another TDI, a second VM"
 hook req $BDF 0 6 0100 0 0
 hook req $BDF 1 6 0200 0 0
 hook bind $BDF 1 0100
-echo "-- unbind: the platform TSM's ordered teardown"
+echo "-- path 1, host unbind: UNBIND to the TDI's IOASID; its subscribers tear down CPU > DEVICE > IOMMU > LAST"
+echo clear > $EVENTS
 hook unbind $BDF
-dmesg | grep -E 'teardown [1-4]/4' | tail -4
+events
 echo "-- bound='$(cat $TSM/bound)'"
 tdi_state
+echo "-- path 2, guest STOP_INTERFACE: the same four steps, DEVICE being the TVM's own STOP"
+hook bind $BDF 0 0100
+echo clear > $EVENTS
+hook req $BDF 1 7 0100 0 0
+events
+tdi_state
+hook unbind $BDF
+events
+echo "-- path 3, the VM goes away before it unbinds: its IOASID set is freed (FREE), teardown in the same order"
+hook bind $BDF 1 0100
+echo clear > $EVENTS
+hook vmfree 1
+sleep 1
+events
+tdi_state
+hook unbind $BDF
+echo "-- path 4, rmmod of the bridge with a bound TDI (TSM unregister): the PCI/TSM core unbinds"
+hook bind $BDF 2 0100
+echo clear > $EVENTS
+rmmod teeio_tsm_test teeio_tsm_bridge
+events
+insmod /lib/modules/teeio/teeio_tsm_bridge.ko
+insmod /lib/modules/teeio/teeio_tsm_test.ko
+echo tsm0 > $TSM/connect
 echo "# echo tsm0 > $TSM/disconnect"
 echo tsm0 > $TSM/disconnect
 echo "-- connect='$(cat $TSM/connect)' authenticated='$(cat /sys/bus/pci/devices/$BDF/authenticated)'"
 rmmod teeio_tsm_test teeio_tsm_bridge teeio_tsm_emu teeio_tdisp_emu
+
+step "IOASID core benchmark: alloc+free beside the kernel IDA, notify cost per subscriber"
+echo 200000 > /sys/kernel/debug/teeio_ioasid/bench
+cat /sys/kernel/debug/teeio_ioasid/bench
+rmmod teeio_ioasid
 
 step "teeio protocol library, in the kernel: KUnit"
 insmod /lib/modules/teeio/teeio_proto_kunit.ko

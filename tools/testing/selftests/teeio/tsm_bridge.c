@@ -5,7 +5,10 @@
  * and the test hooks for pci_tsm_bind(), pci_tsm_unbind() and
  * pci_tsm_guest_req(): connect and bind lifecycles with TDI states, every
  * guest request, scope and ownership refusals, each DSM misbehaviour, and
- * unloading the bridge or the TSM with a bound TDI.
+ * unloading the bridge or the TSM with a bound TDI. Every teardown path
+ * (host unbind, guest stop, device error, VM release before unbind, rmmod,
+ * TSM unregister) is checked against the IOASID core's event log: the
+ * four steps CPU, DEVICE, IOMMU, LAST, in that order, each succeeding.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -23,15 +26,18 @@
 #define DEV "/sys/bus/pci/devices/" BDF
 #define HOOK "/sys/kernel/debug/teeio_tsm_test"
 #define MISBEHAVE "/sys/module/teeio_tdisp_emu/parameters/misbehave"
+#define EVENTS "/sys/kernel/debug/teeio_ioasid/events"
 
 /* Platform TSM status codes (include/teeio/tsm_fw.h). */
 #define TSM_ERR_FAILED -1
+#define TSM_ERR_DENIED -4
 #define TSM_ERR_INVALID_ADDRESS -5
 #define TSM_ERR_ALREADY_AVAILABLE -6
 #define TSM_ERR_INVALID_STATE -10
 
 static const char *const modules[] = {
 	"teeio_tsm_test", "teeio_tsm_bridge", "teeio_tsm_emu", "teeio_tdisp_emu",
+	"teeio_ioasid",
 };
 
 static int write_str(const char *path, const char *s)
@@ -164,6 +170,79 @@ static int map_all(struct outcome *o)
 	return count;
 }
 
+/*
+ * The deferred steps and reclaims in the IOASID event log, in order, as
+ * "EVENT PRIO name rc" lines (reclaims as "reclaim"), joined by ", ".
+ */
+static const char *steps(void)
+{
+	static char log[65536], out[4096];
+	char *line, *save;
+
+	out[0] = '\0';
+	if (teeio_read_file(EVENTS, log, sizeof(log)) < 0)
+		return "(no event log)";
+	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char ev[16], prio[16], name[32], phase[16], item[96];
+		int rc = 0;
+
+		if (sscanf(line, "%*u %15s set=%*u ioasid=%*u %15s %31s %15s rc=%d",
+			   ev, prio, name, phase, &rc) < 4)
+			continue;
+		if (!strcmp(phase, "reclaim"))
+			snprintf(item, sizeof(item), "reclaim");
+		else if (!strcmp(phase, "deferred") || !strcmp(phase, "inline"))
+			snprintf(item, sizeof(item), "%s %s %s %d", ev, prio, name, rc);
+		else
+			continue;
+		if (out[0])
+			strncat(out, ", ", sizeof(out) - strlen(out) - 1);
+		strncat(out, item, sizeof(out) - strlen(out) - 1);
+	}
+	return out;
+}
+
+/* The log's steps once they include @last (teardown runs on a queue). */
+static const char *steps_until(const char *last)
+{
+	const char *s = steps();
+
+	for (int i = 0; i < 200 && !strstr(s, last); i++) {
+		usleep(10000);
+		s = steps();
+	}
+	return s;
+}
+
+/* The four steps in order, each succeeding. */
+#define ORDERED(ev)                                                        \
+	ev " CPU stage2-unmap 0, " ev " DEVICE tdi-stop 0, "                   \
+	ev " IOMMU trusted-dma-detach 0, " ev " LAST tdi-free 0"
+
+/*
+ * The same when the IOASID was freed: LAST puts its last reference, which
+ * reclaims the IOASID before the step's own record (written on return).
+ */
+#define ORDERED_FREED(ev)                                                  \
+	ev " CPU stage2-unmap 0, " ev " DEVICE tdi-stop 0, "                   \
+	ev " IOMMU trusted-dma-detach 0, reclaim, " ev " LAST tdi-free 0"
+
+/* Connected, bound to VM 0, every range mapped and DMA accepted; log empty. */
+static int bound_and_accepted(struct outcome *o)
+{
+	int ret = connect(BDF) ?: hook("bind " BDF " 0 " TDI);
+
+	if (ret)
+		return ret;
+	ret = map_all(o);
+	if (ret <= 0)
+		return ret ?: -EIO;
+	ret = guest(o, 1, TEEIO_TSM_GUEST_ACCEPT_DMA, TDI, 0, 0);
+	if (ret || o->tsm_code)
+		return ret ?: -EIO;
+	return write_str(EVENTS, "clear");
+}
+
 static void unload_all(void)
 {
 	for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)
@@ -177,6 +256,7 @@ FIXTURE(bridge) {
 FIXTURE_SETUP(bridge)
 {
 	unload_all();
+	ASSERT_EQ(0, teeio_load_module("teeio_ioasid"));
 	ASSERT_EQ(0, teeio_load_module_params("teeio_tdisp_emu", "bdfs=" BDF "," OTHER));
 	ASSERT_EQ(0, teeio_load_module("teeio_tsm_emu"));
 	ASSERT_EQ(0, teeio_load_module("teeio_tsm_bridge"));
@@ -268,10 +348,13 @@ TEST_F(bridge, lifecycle_with_every_guest_request)
 	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_STOP, TDI, 0, 0));
 	ASSERT_EQ(0, o->tsm_code);
 	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
-	/* Stopped, the TDI stays bound until the host unbinds it. */
+	/*
+	 * Stopped, the TDI stays bound for the PCI/TSM core until the host
+	 * unbinds it, but the TSM has torn it down: the TVM owns it no more.
+	 */
 	ASSERT_STREQ("tsm0", attr("tsm/bound"));
 	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_START, TDI, 0, 0));
-	ASSERT_EQ(TSM_ERR_INVALID_STATE, o->tsm_code);
+	ASSERT_EQ(TSM_ERR_DENIED, o->tsm_code);
 
 	ASSERT_EQ(0, hook("unbind " BDF));
 	ASSERT_STREQ("", attr("tsm/bound"));
@@ -372,8 +455,9 @@ TEST_F(bridge, illegal_transitions_stay_unreachable)
 	ASSERT_EQ(0, misbehave(8));	/* DSM would START from CONFIG_UNLOCKED */
 	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
 	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_STOP, TDI, 0, 0));
+	/* Stopped and torn down: the TSM refuses before the DSM sees it. */
 	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_START, TDI, 0, 0));
-	ASSERT_EQ(TSM_ERR_INVALID_STATE, o->tsm_code);
+	ASSERT_EQ(TSM_ERR_DENIED, o->tsm_code);
 	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
 }
 
@@ -415,6 +499,91 @@ TEST_F(bridge, unload_tsm_with_bound_tdi)
 	ASSERT_EQ(0, teeio_load_module("teeio_tsm_emu"));
 	ASSERT_EQ(0, connect(BDF));
 	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
+}
+
+TEST_F(bridge, teardown_order_host_unbind)
+{
+	ASSERT_EQ(0, bound_and_accepted(&self->o));
+	ASSERT_EQ(0, hook("unbind " BDF));
+	ASSERT_STREQ(ORDERED_FREED("UNBIND"), steps());
+	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
+}
+
+TEST_F(bridge, teardown_order_guest_stop)
+{
+	struct outcome *o = &self->o;
+
+	ASSERT_EQ(0, bound_and_accepted(o));
+	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_START, TDI, 0, 0));
+	ASSERT_EQ(0, o->tsm_code);
+	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_STOP, TDI, 0, 0));
+	ASSERT_EQ(0, o->tsm_code);
+	ASSERT_STREQ(ORDERED("UNBIND"), steps());
+	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
+	/* Stopped twice: nothing left to stop. */
+	ASSERT_EQ(0, guest(o, 1, TEEIO_TSM_GUEST_STOP, TDI, 0, 0));
+	ASSERT_EQ(TSM_ERR_INVALID_STATE, o->tsm_code);
+	/* The host's unbind finds the teardown done and frees the IOASID. */
+	ASSERT_EQ(0, hook("unbind " BDF));
+	ASSERT_STREQ(ORDERED("UNBIND") ", reclaim", steps());
+	ASSERT_EQ(0, hook("bind " BDF " 1 " TDI));
+}
+
+TEST_F(bridge, teardown_order_device_error)
+{
+	struct outcome *o = &self->o;
+	uint16_t cmd;
+	int fd;
+
+	ASSERT_EQ(0, bound_and_accepted(o));
+	/* Memory Space Enable cleared on a locked TDI: the DSM goes to ERROR. */
+	fd = open(DEV "/config", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(2, pread(fd, &cmd, 2, 4));
+	cmd &= ~2;
+	ASSERT_EQ(2, pwrite(fd, &cmd, 2, 4));
+	/* The guest's next state read reports ERROR; teardown follows. */
+	ASSERT_EQ(0, guest(o, 0, TEEIO_TSM_GUEST_GET_STATE, TDI, 0, 0));
+	ASSERT_EQ(TEEIO_TDI_ERROR, o->data[0]);
+	ASSERT_STREQ(ORDERED("UNBIND"), steps());
+	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
+	cmd |= 2;
+	ASSERT_EQ(2, pwrite(fd, &cmd, 2, 4));
+	close(fd);
+	ASSERT_EQ(0, hook("unbind " BDF));
+	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
+	ASSERT_EQ(TEEIO_TDI_CONFIG_LOCKED, tdi_state(BDF));
+}
+
+TEST_F(bridge, teardown_order_vm_release_before_unbind)
+{
+	ASSERT_EQ(0, bound_and_accepted(&self->o));
+	ASSERT_EQ(-EINVAL, hook("vmfree 9"));
+	ASSERT_EQ(-ENOENT, hook("vmfree 1"));
+	ASSERT_EQ(0, hook("vmfree 0"));
+	/* Free returns at once; the teardown runs in order behind it. */
+	ASSERT_STREQ(ORDERED_FREED("FREE"), steps_until("LAST"));
+	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
+	/* Still bound for the PCI/TSM core; its unbind has nothing to do. */
+	ASSERT_STREQ("tsm0", attr("tsm/bound"));
+	ASSERT_EQ(0, hook("unbind " BDF));
+	ASSERT_STREQ(ORDERED_FREED("FREE"), steps());
+	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
+	ASSERT_EQ(TEEIO_TDI_CONFIG_LOCKED, tdi_state(BDF));
+}
+
+TEST_F(bridge, teardown_order_rmmod_bridge)
+{
+	ASSERT_EQ(0, bound_and_accepted(&self->o));
+	ASSERT_EQ(0, teeio_unload_module("teeio_tsm_bridge"));
+	ASSERT_STREQ(ORDERED_FREED("UNBIND"), steps());
+}
+
+TEST_F(bridge, teardown_order_tsm_unregister)
+{
+	ASSERT_EQ(0, bound_and_accepted(&self->o));
+	ASSERT_EQ(0, teeio_unload_module("teeio_tsm_emu"));
+	ASSERT_STREQ(ORDERED_FREED("UNBIND"), steps());
 }
 
 TEST_HARNESS_MAIN
