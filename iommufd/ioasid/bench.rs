@@ -142,12 +142,12 @@ pub(crate) fn run(core: &Core, pairs: u32) -> Result {
 
 /// Pairs per second for `pairs` pairs in `ns`.
 fn rate(pairs: u64, ns: u64) -> u64 {
-    pairs * 1_000_000_000 / ns.max(1)
+    pairs.saturating_mul(1_000_000_000) / ns.max(1)
 }
 
 fn pair_line(f: &mut fmt::Formatter<'_>, what: &str, pairs: u64, ida: u64, ioasid: u64) -> fmt::Result {
     let (a, b) = (rate(pairs, ida), rate(pairs, ioasid));
-    let ratio = b * 1000 / a.max(1);
+    let ratio = b.saturating_mul(1000) / a.max(1);
     writeln!(
         f,
         "alloc+free {what}: {pairs} pairs: IDA {a} pairs/s, IOASID {b} pairs/s, IOASID/IDA {}.{:03}",
@@ -170,7 +170,7 @@ pub(crate) fn show(f: &mut fmt::Formatter<'_>) -> fmt::Result {
     writeln!(f, "notify: {} notifications each; 0 subscribers: {} ns", FIGURES.notifies.load(Relaxed), base)?;
     for (i, &n) in SUBSCRIBERS.iter().enumerate().skip(1) {
         let ns = FIGURES.notify[i].load(Relaxed);
-        writeln!(f, "notify: {n} subscribers: {ns} ns, {} ns per subscriber", ns.saturating_sub(base) / n)?;
+        writeln!(f, "notify: {n} subscribers: {ns} ns, {} ns per subscriber", ns.saturating_sub(base).checked_div(n).unwrap_or(0))?;
     }
     Ok(())
 }

@@ -430,7 +430,6 @@ mod suite {
         assert_eq!(0, teeio_ioasid_attach_spid(set, id, 101));
         // 3-4: bind_gpasid(), iommu_bind() -> ioasid_get() -> 2
         assert_eq!(0, teeio_ioasid_get(set, id));
-        iommu.holds.store(id, SeqCst);
         assert_eq!(2, refs(id));
         // 5-7: ioasid_notify(BIND) -> KVM ioasid_get() -> 3
         assert_eq!(0, teeio_ioasid_notify(set, id, BIND));
@@ -458,12 +457,12 @@ mod suite {
         // KVM vmcs_update_atomic, ioasid_put() -> 2
         assert_eq!(0, teeio_ioasid_notify(set, id, UNBIND));
         assert_eq!(2, refs(id));
-        // The IOMMU's own unbind drops its context; it defers the put to
-        // after FREE, as in the table.
         // 22: ioasid_free() -> 1
         assert_eq!(0, teeio_ioasid_free(set, id));
-        teeio_ioasid_flush();
-        // 23-24: the IOMMU's put -> 0, reclaimed.
+        assert_eq!(1, refs(id));
+        assert_eq!(Some(IdState::FreePending), state(id));
+        // 23-24: the IOMMU driver's own put -> 0, reclaimed.
+        assert_eq!(0, teeio_ioasid_put(set, id));
         assert_eq!(None, state(id));
         assert_eq!(Some(0), core().set_count(set));
         // New life cycle: ioasid_alloc() -> 1
@@ -478,6 +477,8 @@ mod suite {
         let kvm = Probe { get_on_bind: true, put_atomic: true, ..Default::default() };
         let (vdcm, iommu) = (Probe::default(), Probe::default());
         let (set, id, n) = seed_setup(0x100c, &kvm, &vdcm, &iommu);
+        // The IOMMU's reference (step 4) is put by its FREE work.
+        iommu.holds.store(id, SeqCst);
         core().log.clear();
         // 13-14: the guest starts DMA and misbehaves.
         // 15-23: ioasid_free() before unbind: FREE; KVM puts at once (3),
