@@ -491,6 +491,16 @@ impl Firmware {
         Ok(state)
     }
 
+    /// Unmaps the TDI's private MMIO from `tvm`'s secure stage-2 and marks
+    /// its report ranges unaccepted; returns how many mappings went.
+    fn unmap(s: &mut State, c: &Call<'_>, tvm: u64) -> Result<usize, Status> {
+        let unmapped = s.tvm_mut(tvm)?.unmap_tdi(c.tdi);
+        for r in s.owned_tdi(c.device, c.tdi, tvm)?.ranges.iter_mut() {
+            r.mapped = false;
+        }
+        Ok(unmapped)
+    }
+
     /// Refuses a teardown step whose predecessor has not run.
     fn out_of_order(c: &Call<'_>, step: &str, missing: &str) -> CallResult {
         pr_warn!("EMULATED TSM: TDI {:#x}: {} refused: {} first\n", c.tdi, step, missing);
@@ -500,10 +510,7 @@ impl Firmware {
     /// Teardown step CPU: the TDI's private MMIO leaves the secure stage-2.
     fn unmap_interface_mmio(s: &mut State, c: Call<'_>) -> CallResult {
         s.owned_tdi(c.device, c.tdi, c.tvm)?;
-        let unmapped = s.tvm_mut(c.tvm)?.unmap_tdi(c.tdi);
-        for r in s.owned_tdi(c.device, c.tdi, c.tvm)?.ranges.iter_mut() {
-            r.mapped = false;
-        }
+        let unmapped = Self::unmap(s, &c, c.tvm)?;
         pr_info!("EMULATED TSM: TDI {:#x} teardown CPU: {} private MMIO mappings unmapped\n", c.tdi, unmapped);
         Ok(unmapped as u64)
     }
@@ -696,10 +703,7 @@ impl Firmware {
         if s.owned_tdi(c.device, c.tdi, tvm)?.state == TdiState::ConfigUnlocked {
             return Err(Status::InvalidState);
         }
-        let unmapped = s.tvm_mut(tvm)?.unmap_tdi(c.tdi);
-        for r in s.owned_tdi(c.device, c.tdi, tvm)?.ranges.iter_mut() {
-            r.mapped = false;
-        }
+        let unmapped = Self::unmap(s, &c, tvm)?;
         let state = Self::stop(s, &c, tvm)?;
         pr_info!("EMULATED TSM: TDI {:#x}: stopped by TVM {} ({} mappings unmapped first): {:?}\n", c.tdi, tvm, unmapped, state);
         if state == TdiState::Error {

@@ -28,6 +28,18 @@ pub(crate) enum Phase {
     Reclaim,
 }
 
+impl Phase {
+    /// How the log shows it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Phase::Atomic => "atomic",
+            Phase::Deferred => "deferred",
+            Phase::Inline => "inline",
+            Phase::Reclaim => "reclaim",
+        }
+    }
+}
+
 /// One record.
 #[derive(Clone, Copy)]
 pub(crate) struct Record {
@@ -63,21 +75,21 @@ pub(crate) fn prio_name(prio: u32) -> &'static str {
     }
 }
 
+impl Record {
+    /// The subscriber's name.
+    pub(crate) fn name(&self) -> &str {
+        let len = self.name.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
+        core::str::from_utf8(&self.name[..len]).unwrap_or("?")
+    }
+}
+
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let len = self.name.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
-        let name = core::str::from_utf8(&self.name[..len]).unwrap_or("?");
-        let phase = match self.phase {
-            Phase::Atomic => "atomic",
-            Phase::Deferred => "deferred",
-            Phase::Inline => "inline",
-            Phase::Reclaim => "reclaim",
-        };
         write!(f, "{} {} set={} ioasid={} ", self.seq, event_name(self.event), self.set, self.ioasid)?;
         if self.phase == Phase::Reclaim {
             return writeln!(f, "- - reclaim");
         }
-        writeln!(f, "{} {} {} rc={}", prio_name(self.prio), name, phase, self.rc)
+        writeln!(f, "{} {} {} rc={}", prio_name(self.prio), self.name(), self.phase.name(), self.rc)
     }
 }
 

@@ -142,23 +142,15 @@ mod suite {
                 return;
             }
             let mut line = KVec::new();
-            let len = r.name.iter().position(|&c| c == 0).unwrap_or(r.name.len());
-            let phase: &[u8] = match r.phase {
-                Phase::Atomic => b"atomic",
-                Phase::Deferred => b"deferred",
-                Phase::Inline => b"inline",
-                Phase::Reclaim => b"reclaim",
+            let parts = match r.phase {
+                Phase::Reclaim => [r.phase.name(), "", "", ""],
+                _ => [crate::event_log::event_name(r.event), prio_name(r.prio), r.name(), r.phase.name()],
             };
-            let ev = crate::event_log::event_name(r.event).as_bytes();
-            for part in [ev, prio_name(r.prio).as_bytes(), &r.name[..len], phase] {
-                let _ = line.extend_from_slice(part, GFP_ATOMIC);
+            for part in parts.iter().filter(|p| !p.is_empty()) {
+                let _ = line.extend_from_slice(part.as_bytes(), GFP_ATOMIC);
                 let _ = line.push(b' ', GFP_ATOMIC);
             }
             line.pop();
-            if r.phase == Phase::Reclaim {
-                line.clear();
-                let _ = line.extend_from_slice(b"reclaim", GFP_ATOMIC);
-            }
             let _ = lines.push(line, GFP_ATOMIC);
         });
         lines

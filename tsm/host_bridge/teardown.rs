@@ -99,9 +99,10 @@ pub(crate) fn register<const STEP: u32>(bridge: *const Bridge, token: Option<u64
 /// Atomic handler: a reference at BIND; on UNBIND or FREE, defer the step
 /// once.
 unsafe extern "C" fn on_event<const STEP: u32>(ev: *const teeio_ioasid_event_data, _data: *mut c_void) -> c_int {
-    // SAFETY: the core passes a valid event; the private data of the
-    // bridge's IOASIDs is a `Binding` kept alive until LAST has run.
+    // SAFETY: the core passes a valid event.
     let ev = unsafe { &*ev };
+    // SAFETY: the private data of the bridge's IOASIDs is a `Binding`
+    // kept alive until LAST has run.
     let Some(binding) = (unsafe { ev.private.cast::<Binding>().as_ref() }) else {
         return 0;
     };
@@ -126,23 +127,19 @@ unsafe extern "C" fn on_event<const STEP: u32>(ev: *const teeio_ioasid_event_dat
 /// Runs teardown step `STEP` of `binding`.
 pub(crate) fn step(tsm: &impl TsmBackend, binding: &Binding, step: u32) -> Result<(), TsmError> {
     let (tvm, t) = (binding.tvm, binding.target);
-    let result = match step {
-        CPU => tsm.unmap_mmio(tvm, t),
-        DEVICE if binding.guest_stop.load(SeqCst) => tsm.guest(tvm, t, GuestService::Stop, &mut []).map(|_| ()),
-        DEVICE => tsm.stop(tvm, t),
-        IOMMU => tsm.detach_dma(tvm, t),
-        _ => tsm.unbind(tvm, t),
+    let (result, what) = match step {
+        CPU => (tsm.unmap_mmio(tvm, t), "CPU: private MMIO unmapped from the secure stage-2"),
+        DEVICE if binding.guest_stop.load(SeqCst) => (
+            tsm.guest(tvm, t, GuestService::Stop, &mut []).map(|_| ()),
+            "DEVICE: STOP_INTERFACE (the TVM's)",
+        ),
+        DEVICE => (tsm.stop(tvm, t), "DEVICE: STOP_INTERFACE"),
+        IOMMU => (tsm.detach_dma(tvm, t), "IOMMU: trusted DMA detached"),
+        _ => (tsm.unbind(tvm, t), "LAST: TDI freed"),
     };
     if step == DEVICE {
         binding.device_status.store(result.err().map_or(0, |e| e.tsm_code), SeqCst);
     }
-    let what = match step {
-        CPU => "CPU: private MMIO unmapped from the secure stage-2",
-        DEVICE if binding.guest_stop.load(SeqCst) => "DEVICE: STOP_INTERFACE (the TVM's)",
-        DEVICE => "DEVICE: STOP_INTERFACE",
-        IOMMU => "IOMMU: trusted DMA detached",
-        _ => "LAST: TDI freed",
-    };
     match result {
         Ok(()) => pr_info!("TDI {:#x} of TVM {}: teardown {}\n", t.tdi, tvm, what),
         Err(e) => pr_warn!("TDI {:#x} of TVM {}: teardown {} failed: TSM status {}\n", t.tdi, tvm, what, e.tsm_code),
