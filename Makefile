@@ -27,7 +27,7 @@ BENCH := $(CURDIR)/target/release/teeio-bench
 BENCH_ARGS = --kernel $(KDIR)/arch/x86/boot/bzImage --initrd $(BUILD)/initramfs.cpio.gz \
 	--probe-cache $(TEEIO_CACHE)/kvm-probe
 
-.PHONY: all setup kernel bindings modules selftests bench initramfs demo check \
+.PHONY: all setup kernel bindings modules selftests bench vmm initramfs demo check \
 	host-test fuzz rust-analyzer clean help
 
 all: initramfs bench
@@ -48,14 +48,21 @@ bindings: kernel
 modules: bindings
 	$(KMAKE) M=$(CURDIR) modules
 
-selftests: setup
+# The kernel's uAPI headers (VFIO cdev, IOMMUFD) are newer than the host's.
+selftests: kernel
+	$(KMAKE) headers_install INSTALL_HDR_PATH=$(KDIR)/usr >/dev/null
 	$(MAKE) -C tools/testing/selftests/teeio OUTPUT=$(BUILD)/selftests \
-		KSELFTEST_DIR=$(KSRC)/tools/testing/selftests
+		KSELFTEST_DIR=$(KSRC)/tools/testing/selftests \
+		KHDR_INCLUDES="-isystem $(KDIR)/usr/include"
 
 bench:
 	cargo build --release --locked -p teeio-bench
 
-initramfs: modules selftests
+# The VMM library's CLI, which the test machine runs.
+vmm:
+	cargo build --release --locked -p teeio-vmm
+
+initramfs: modules selftests vmm
 	@mkdir -p $(BUILD)
 	scripts/mkinitramfs $(BUILD)/initramfs.cpio.gz $(CURDIR) $(BUILD)/selftests
 

@@ -41,6 +41,7 @@ mod teeio_bindings;
 
 mod abi;
 mod device;
+mod doe_bench;
 mod firmware;
 mod platform_edge;
 mod requester;
@@ -60,6 +61,7 @@ module! {
 /// The emulated firmware while loaded. Fields drop in order: the device
 /// (and the host driver bound to it) goes before the firmware state.
 struct TsmEmu {
+    _doe_bench: Pin<KBox<doe_bench::DoeBench>>,
     _device: FirmwareDevice,
     _firmware: Pin<KBox<Firmware>>,
 }
@@ -71,6 +73,7 @@ impl kernel::Module for TsmEmu {
         // SAFETY: the firmware is pinned and dropped after the device.
         let device = unsafe { FirmwareDevice::register(ptr.cast(), abi::entry)? };
         pr_info!("EMULATED platform TSM firmware up: device teeio-tsm-emu, call ABI version 1\n");
-        Ok(Self { _device: device, _firmware: firmware })
+        let doe_bench = KBox::pin_init(doe_bench::DoeBench::new(), GFP_KERNEL)?;
+        Ok(Self { _doe_bench: doe_bench, _device: device, _firmware: firmware })
     }
 }

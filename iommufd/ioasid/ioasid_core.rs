@@ -88,6 +88,17 @@ impl Tables {
         Ok(s)
     }
 
+    /// Removes set `i`. Its subscribers are for its token: they wait,
+    /// pending, for the next set with that token.
+    fn retire_set(&mut self, i: usize) {
+        let mut set = self.sets.remove(i).ok();
+        for sub in set.iter_mut().flat_map(|s| s.subscribers.drain_all()) {
+            // No room (the system-wide limit): the registration ends here;
+            // unregister still finds nothing to do.
+            let _ = self.pending.push_within_capacity(sub);
+        }
+    }
+
     fn chain_len(&self, set: u32) -> usize {
         self.set_index(set).map_or(0, |i| self.sets[i].subscribers.len()) + self.system.len()
     }
@@ -192,8 +203,7 @@ impl Core {
             s.count -= 1;
             s.spids.retain(|&mut (_, ioasid)| ioasid != id);
             if s.freed && s.count == 0 {
-                // Its subscribers end with it.
-                drop(t.sets.remove(i));
+                t.retire_set(i);
             }
         }
         self.log.push(Record {
@@ -377,7 +387,7 @@ impl Core {
         t.live_set(set)?.freed = true;
         let i = t.set_index(set)?;
         if t.sets[i].count == 0 {
-            drop(t.sets.remove(i));
+            t.retire_set(i);
             return Ok(());
         }
         drop(t);

@@ -370,10 +370,11 @@ mod suite {
         assert_eq!(2, early.calls.load(SeqCst));
         drop(n2);
         assert_eq!(0, teeio_ioasid_set_free(set));
-        // The registration ended with its set.
+        assert_eq!(3, early.calls.load(SeqCst));
+        // The registration waits, pending, for the next set with its token.
         let set = set_alloc(token, 4);
         let _ = alloc(set, 1, core().max_id());
-        assert_eq!(3, early.calls.load(SeqCst));
+        assert_eq!(4, early.calls.load(SeqCst));
         assert_eq!(0, teeio_ioasid_set_free(set));
         drop(n1);
         let bad = teeio_ioasid_subscriber { name: core::ptr::null(), priority: 9, atomic: None, deferred: None, data: core::ptr::null_mut() };

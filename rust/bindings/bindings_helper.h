@@ -23,3 +23,6 @@
 
 /* The IOASID core's ABI and C edge. */
 #include "../../iommufd/ioasid/ioasid_edge.h"
+
+/* The iommufd TSM extension's uAPI and C edge. */
+#include "../../iommufd/tsm_ext/ext_edge.h"

@@ -245,12 +245,19 @@ fn new_tvm(bridge: &Bridge, vm: usize) -> Result<(u64, u32, Notifier), TsmError>
 const TDIS_PER_TVM: u32 = 64;
 
 /// The IOASID of a new bind in `set`, announced: each teardown step takes
-/// its reference. The IOASID holds a reference to `binding`.
-fn bind_ioasid(set: u32, binding: &Arc<Binding>) -> Result<u32> {
+/// its reference. Its set-private ID is the TDI id the VM knows it by, so
+/// that per-set subscribers (a VMM's event queue) can tell TDIs apart; a
+/// TDI id used twice in one VM is -EEXIST. The IOASID holds a reference to
+/// `binding`.
+fn bind_ioasid(set: u32, tdi_id: u32, binding: &Arc<Binding>) -> Result<u32> {
     let private = Arc::into_raw(binding.clone()).cast_mut().cast();
     let mut ioasid = 0;
     // SAFETY: plain calls; `ioasid` is a valid output.
     let mut rc = unsafe { b::teeio_ioasid_alloc(set, 1, u32::MAX, private, &mut ioasid) };
+    if rc == 0 && tdi_id != 0 {
+        // SAFETY: as above.
+        rc = unsafe { b::teeio_ioasid_attach_spid(set, ioasid, tdi_id) };
+    }
     if rc == 0 {
         // SAFETY: as above.
         rc = unsafe { b::teeio_ioasid_notify(set, ioasid, b::teeio_ioasid_event_TEEIO_IOASID_BIND) };
@@ -316,7 +323,7 @@ extern "C" fn teeio_bridge_bind(
     let recorded = (|| -> Result {
         tvms.get(vm).ok_or(ENOENT)?.tdis.reserve(1, GFP_KERNEL)?;
         let binding = Arc::new(Binding::new(tvm, t), GFP_KERNEL)?;
-        let ioasid = bind_ioasid(set, &binding)?;
+        let ioasid = bind_ioasid(set, tdi_id, &binding)?;
         // Room was reserved: the push cannot fail.
         tvms.get(vm).ok_or(ENOENT)?.tdis.push(Bound { tdi: t.tdi, ioasid, binding }, GFP_KERNEL)?;
         Ok(())

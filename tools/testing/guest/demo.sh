@@ -143,6 +143,43 @@ echo tsm0 > $TSM/disconnect
 echo "-- connect='$(cat $TSM/connect)' authenticated='$(cat /sys/bus/pci/devices/$BDF/authenticated)'"
 rmmod teeio_tsm_test teeio_tsm_bridge teeio_tsm_emu teeio_tdisp_emu
 
+step "iommufd TSM extension: the host lifecycle, driven by the VMM CLI (teeio-vmm)"
+insmod /lib/modules/teeio/teeio_tdisp_emu.ko bdfs=$BDF
+insmod /lib/modules/teeio/teeio_tsm_emu.ko
+insmod /lib/modules/teeio/teeio_tsm_bridge.ko
+insmod /lib/modules/teeio/teeio_iommufd_tsm.ko
+ls -l /dev/teeio-iommufd
+echo clear > $EVENTS
+echo "# teeio-vmm lifecycle $BDF --virt-id 0x100"
+teeio-vmm lifecycle $BDF --virt-id 0x100
+echo "-- exit status $?; the IOASID event log of its teardowns (guest stop, then the VMM's unbind):"
+events
+echo "-- the same steps in a session, one per line; '!' marks a step that must fail"
+teeio-vmm session - <<-SESSION
+	connect $BDF
+	vm
+	viommu
+	veventq --depth 8
+	vdevice $BDF --virt-id 0x100
+	!vdevice $BDF --virt-id 0x101
+	bind
+	!bind
+	req state
+	req map-mmio
+	req accept-dma
+	req start
+	info
+	# the VMM goes away here: the extension file's close tears down in order
+	close
+	disconnect $BDF
+SESSION
+echo "-- exit status $?"
+events
+
+step "iommufd TSM extension benchmark: vDEVICE alloc+destroy beside IOAS alloc+destroy, TSM_REQ beside a bare DOE exchange"
+teeio-vmm bench $BDF --virt-id 0x100 --iterations 2000
+rmmod teeio_iommufd_tsm teeio_tsm_bridge teeio_tsm_emu teeio_tdisp_emu
+
 step "IOASID core benchmark: alloc+free beside the kernel IDA, notify cost per subscriber"
 echo 200000 > /sys/kernel/debug/teeio_ioasid/bench
 cat /sys/kernel/debug/teeio_ioasid/bench

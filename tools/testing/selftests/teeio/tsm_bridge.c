@@ -18,39 +18,18 @@
 #include <linux/teeio_tsm.h>
 
 #include "kselftest_harness.h"
-#include "teeio_test_util.h"
+#include "teeio_tsm_util.h"
 
 #define BDF "0000:01:00.0"
 #define OTHER "0000:03:00.0"
 #define TDI "0100"
 #define DEV "/sys/bus/pci/devices/" BDF
-#define HOOK "/sys/kernel/debug/teeio_tsm_test"
 #define MISBEHAVE "/sys/module/teeio_tdisp_emu/parameters/misbehave"
-#define EVENTS "/sys/kernel/debug/teeio_ioasid/events"
-
-/* Platform TSM status codes (include/teeio/tsm_fw.h). */
-#define TSM_ERR_FAILED -1
-#define TSM_ERR_DENIED -4
-#define TSM_ERR_INVALID_ADDRESS -5
-#define TSM_ERR_ALREADY_AVAILABLE -6
-#define TSM_ERR_INVALID_STATE -10
 
 static const char *const modules[] = {
 	"teeio_tsm_test", "teeio_tsm_bridge", "teeio_tsm_emu", "teeio_tdisp_emu",
 	"teeio_ioasid",
 };
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
 
 static int misbehave(int bits)
 {
@@ -58,41 +37,6 @@ static int misbehave(int bits)
 
 	snprintf(s, sizeof(s), "%d", bits);
 	return write_str(MISBEHAVE, s);
-}
-
-/* One test-hook command; 0 or -errno. */
-static int hook(const char *fmt, ...)
-{
-	char cmd[128];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return write_str(HOOK "/control", cmd);
-}
-
-/* The last hook command's outcome: rc, tsm_code and up to @max bytes. */
-struct outcome {
-	long rc;
-	long long tsm_code;
-	size_t len;
-	uint8_t data[4096];
-};
-
-static int result(struct outcome *o)
-{
-	static char buf[16384];
-	char *hex;
-
-	if (teeio_read_file(HOOK "/result", buf, sizeof(buf)) < 0)
-		return -EIO;
-	if (sscanf(buf, "rc=%ld tsm_code=%lld len=%zu", &o->rc, &o->tsm_code, &o->len) != 3)
-		return -EIO;
-	hex = strchr(buf, '\n');
-	for (size_t i = 0; hex && i < o->len && i < sizeof(o->data); i++)
-		sscanf(hex + 1 + 2 * i, "%2hhx", &o->data[i]);
-	return 0;
 }
 
 /* A guest request for TDI @tdi; 0 or -errno, the outcome in @o. */
@@ -105,33 +49,6 @@ static int guest(struct outcome *o, int scope, int op, const char *tdi,
 	if (!ret)
 		ret = result(o);
 	return ret;
-}
-
-/* Host view of the TDI's TDISP state, or -errno. */
-static int tdi_state(const char *bdf)
-{
-	struct outcome o;
-	int ret = hook("state %s", bdf);
-
-	if (ret)
-		return ret;
-	return result(&o) ?: (int)o.rc;
-}
-
-static int connect(const char *bdf)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/tsm/connect", bdf);
-	return write_str(path, "tsm0");
-}
-
-static int disconnect(const char *bdf)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/tsm/disconnect", bdf);
-	return write_str(path, "tsm0");
 }
 
 static char *attr(const char *name)
@@ -150,82 +67,25 @@ static char *attr(const char *name)
 static int map_all(struct outcome *o)
 {
 	struct outcome report;
-	uint32_t count;
-	int ret;
+	int count, ret;
 
 	ret = guest(&report, 0, TEEIO_TSM_GUEST_GET_REPORT, TDI, 0, 4096);
-	if (ret || report.len < 16)
-		return ret ?: -EIO;
-	memcpy(&count, report.data + 12, 4);
-	for (uint32_t i = 0; i < count; i++) {
-		uint64_t addr;
-		uint32_t pages;
+	if (ret)
+		return ret;
+	count = report_range(report.data, report.len, 0, &(uint64_t){0}, &(uint32_t){0});
+	for (int i = 0; i < count; i++) {
+		uint64_t addr = 0;
+		uint32_t pages = 0;
 
-		memcpy(&addr, report.data + 16 + 16 * i, 8);
-		memcpy(&pages, report.data + 24 + 16 * i, 4);
+		ret = report_range(report.data, report.len, i, &addr, &pages);
+		if (ret < 0)
+			return ret;
 		ret = guest(o, 1, TEEIO_TSM_GUEST_MAP_MMIO, TDI, addr, (uint64_t)pages * 4096);
 		if (ret || o->tsm_code)
 			return ret ?: -EIO;
 	}
 	return count;
 }
-
-/*
- * The deferred steps and reclaims in the IOASID event log, in order, as
- * "EVENT PRIO name rc" lines (reclaims as "reclaim"), joined by ", ".
- */
-static const char *steps(void)
-{
-	static char log[65536], out[4096];
-	char *line, *save;
-
-	out[0] = '\0';
-	if (teeio_read_file(EVENTS, log, sizeof(log)) < 0)
-		return "(no event log)";
-	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char ev[16], prio[16], name[32], phase[16], item[96];
-		int rc = 0;
-
-		if (sscanf(line, "%*u %15s set=%*u ioasid=%*u %15s %31s %15s rc=%d",
-			   ev, prio, name, phase, &rc) < 4)
-			continue;
-		if (!strcmp(phase, "reclaim"))
-			snprintf(item, sizeof(item), "reclaim");
-		else if (!strcmp(phase, "deferred") || !strcmp(phase, "inline"))
-			snprintf(item, sizeof(item), "%s %s %s %d", ev, prio, name, rc);
-		else
-			continue;
-		if (out[0])
-			strncat(out, ", ", sizeof(out) - strlen(out) - 1);
-		strncat(out, item, sizeof(out) - strlen(out) - 1);
-	}
-	return out;
-}
-
-/* The log's steps once they include @last (teardown runs on a queue). */
-static const char *steps_until(const char *last)
-{
-	const char *s = steps();
-
-	for (int i = 0; i < 200 && !strstr(s, last); i++) {
-		usleep(10000);
-		s = steps();
-	}
-	return s;
-}
-
-/* The four steps in order, each succeeding. */
-#define ORDERED(ev)                                                        \
-	ev " CPU stage2-unmap 0, " ev " DEVICE tdi-stop 0, "                   \
-	ev " IOMMU trusted-dma-detach 0, " ev " LAST tdi-free 0"
-
-/*
- * The same when the IOASID was freed: LAST puts its last reference, which
- * reclaims the IOASID before the step's own record (written on return).
- */
-#define ORDERED_FREED(ev)                                                  \
-	ev " CPU stage2-unmap 0, " ev " DEVICE tdi-stop 0, "                   \
-	ev " IOMMU trusted-dma-detach 0, reclaim, " ev " LAST tdi-free 0"
 
 /* Connected, bound to VM 0, every range mapped and DMA accepted; log empty. */
 static int bound_and_accepted(struct outcome *o)

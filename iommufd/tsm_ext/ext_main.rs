@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! iommufd TSM extension: confidential vIOMMU and vDEVICE objects with TSM
+//! bind/unbind and a guest-request tunnel, on /dev/teeio-iommufd
+//! (include/uapi/linux/teeio_iommufd.h, Documentation/iommufd-tsm.rst).
+//!
+//! Lock order: an extension file's object lock, then (inside the PCI/TSM
+//! core and the host TSM bridge) pci_tsm_rwsem, the device's TSM lock, the
+//! bridge's TVM table, and waits for the IOASID core's ordered queue, whose
+//! handlers take a vIOMMU's TDI table lock, then its vEVENTQ ring lock.
+//! Nothing here is held while another extension file's lock is taken.
+
+use kernel::fs::File;
+use kernel::ioctl::_IO;
+use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
+use kernel::prelude::*;
+use kernel::sync::aref::ARef;
+
+#[path = "../../rust/teeio_bindings.rs"]
+mod teeio_bindings;
+
+mod claims;
+mod context;
+mod edge;
+mod ioctl;
+mod uapi;
+mod vdevice;
+mod veventq;
+mod viommu;
+
+use context::Context;
+use teeio_bindings as b;
+
+module! {
+    type: ExtensionModule,
+    name: "teeio_iommufd_tsm",
+    authors: ["teeio developers"],
+    description: "iommufd TSM extension: confidential vIOMMU/vDEVICE, TSM bind/unbind, guest request tunnel",
+    license: "GPL",
+}
+
+#[pin_data]
+struct ExtensionModule {
+    #[pin]
+    _misc: MiscDeviceRegistration<Extension>,
+}
+
+impl kernel::InPlaceModule for ExtensionModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        // SAFETY: called once, before the device that uses it exists.
+        unsafe { claims::CLAIMED.init() };
+        try_pin_init!(Self {
+            _misc <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"teeio-iommufd" }),
+        })
+    }
+}
+
+/// The extension device's file operations.
+struct Extension;
+
+/// The command number of `nr` (IOMMUFD's style: no size or direction bits).
+const fn cmd(nr: u32) -> u32 {
+    _IO(b::TEEIO_IOMMUFD_TYPE as u32, nr)
+}
+
+const ATTACH: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_ATTACH);
+const DESTROY: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_DESTROY);
+const EMU_VM_CREATE: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_EMU_VM_CREATE);
+const VIOMMU_ALLOC: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_VIOMMU_ALLOC);
+const VDEVICE_ALLOC: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_VDEVICE_ALLOC);
+const VEVENTQ_ALLOC: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_VEVENTQ_ALLOC);
+const VDEVICE_TSM_OP: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_VDEVICE_TSM_OP);
+const VDEVICE_TSM_REQ: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_VDEVICE_TSM_REQ);
+const VDEVICE_INFO: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_VDEVICE_INFO);
+
+#[vtable]
+impl MiscDevice for Extension {
+    type Ptr = Pin<KBox<Context>>;
+
+    fn open(_file: &File, misc: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr> {
+        KBox::try_pin_init(Context::new(ARef::from(misc.device())), GFP_KERNEL)
+    }
+
+    fn ioctl(ctx: Pin<&Context>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        let ctx = ctx.get_ref();
+        match cmd {
+            ATTACH => ioctl::attach(ctx, arg),
+            DESTROY => ioctl::destroy(ctx, arg),
+            EMU_VM_CREATE => ioctl::emu_vm_create(ctx, arg),
+            VIOMMU_ALLOC => ioctl::viommu_alloc(ctx, arg),
+            VDEVICE_ALLOC => ioctl::vdevice_alloc(ctx, arg),
+            VEVENTQ_ALLOC => ioctl::veventq_alloc(ctx, arg),
+            VDEVICE_TSM_OP => ioctl::vdevice_tsm_op(ctx, arg),
+            VDEVICE_TSM_REQ => ioctl::vdevice_tsm_req(ctx, arg),
+            VDEVICE_INFO => ioctl::vdevice_info(ctx, arg),
+            _ => Err(ENOTTY),
+        }
+    }
+}
