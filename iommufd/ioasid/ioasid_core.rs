@@ -316,6 +316,11 @@ impl Core {
         self.handler_cpu.store(u32::MAX, Ordering::Relaxed);
         // SAFETY: the handlers are done with the tables.
         let reclaimed = after(unsafe { &mut *t }, id);
+        // Queued under the lock: an unregister that takes the lock after us
+        // finds the job queued and waits for it.
+        if let Some(j) = job.take().filter(|j| spare.is_none() && !j.calls.is_empty()) {
+            self.queue.enqueue(j);
+        }
         drop(guard);
         drop(reclaimed);
         if let Some(mut s) = spare {
@@ -323,10 +328,6 @@ impl Core {
             self.queue.flush();
             Job::run_calls(&s, Phase::Inline);
             s.clear();
-        } else if let Some(j) = job {
-            if !j.calls.is_empty() {
-                self.queue.enqueue(j);
-            }
         }
         Ok(())
     }
@@ -611,7 +612,9 @@ impl Core {
                 }
             }
         }
-        // No queued job may call it after this returns.
+        // No queued job, nor an inline run (which holds `spare`), may call
+        // it after this returns.
+        drop(self.spare.lock());
         self.queue.flush();
     }
 

@@ -7,8 +7,29 @@ use kernel::prelude::*;
 use kernel::sync::global_lock;
 
 global_lock! {
-    // SAFETY: initialized in the module's init before the device exists.
-    pub(crate) unsafe(uninit) static CLAIMED: Mutex<KVec<usize>> = KVec::new();
+    // SAFETY: initialized by `Claims::init` before the device exists.
+    unsafe(uninit) static CLAIMED: Mutex<KVec<usize>> = KVec::new();
+}
+
+/// The claimed list for the module's lifetime; its memory goes on drop.
+pub(crate) struct Claims(());
+
+impl Claims {
+    /// # Safety
+    ///
+    /// Called once, before any [`Claim`] is made.
+    pub(crate) unsafe fn init() -> Self {
+        // SAFETY: once, before use, as the caller promises.
+        unsafe { CLAIMED.init() };
+        Self(())
+    }
+}
+
+impl Drop for Claims {
+    fn drop(&mut self) {
+        let list = core::mem::replace(&mut *CLAIMED.lock(), KVec::new());
+        drop(list);
+    }
 }
 
 /// A PCI device's claim, released on drop.

@@ -110,11 +110,10 @@ impl VfioDevice {
         self.pdev.as_ptr()
     }
 
-    /// The device's PCI segment and bus << 8 | devfn.
-    pub(crate) fn address(&self) -> (u16, u16) {
+    /// The device's PCI segment (domain) and bus << 8 | devfn.
+    pub(crate) fn address(&self) -> (u32, u16) {
         // SAFETY: `pdev` is alive per the type invariant.
-        let (segment, bdf) = unsafe { (b::teeio_ext_pci_segment(self.pdev()), b::teeio_ext_pci_bdf(self.pdev())) };
-        (segment as u16, bdf)
+        unsafe { (b::teeio_ext_pci_segment(self.pdev()), b::teeio_ext_pci_bdf(self.pdev())) }
     }
 }
 

@@ -6,9 +6,11 @@
 //!
 //! Lock order: an extension file's object lock, then (inside the PCI/TSM
 //! core and the host TSM bridge) pci_tsm_rwsem, the device's TSM lock, the
-//! bridge's TVM table, and waits for the IOASID core's ordered queue, whose
-//! handlers take a vIOMMU's TDI table lock, then its vEVENTQ ring lock.
-//! Nothing here is held while another extension file's lock is taken.
+//! bridge's TVM table, and waits for the IOASID core's ordered queue. A
+//! vIOMMU's spinlocks (its TDI table, also taken under the IOASID core's
+//! lock by the atomic handler; its vEVENTQ slot; a vEVENTQ's ring) are
+//! leaves, taken one at a time and never across a call out. The claimed
+//! device list is a leaf mutex.
 
 use kernel::fs::File;
 use kernel::ioctl::_IO;
@@ -39,17 +41,19 @@ module! {
     license: "GPL",
 }
 
+/// The module: fields drop in order, the device before the claimed list.
 #[pin_data]
 struct ExtensionModule {
     #[pin]
     _misc: MiscDeviceRegistration<Extension>,
+    _claims: claims::Claims,
 }
 
 impl kernel::InPlaceModule for ExtensionModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        // SAFETY: called once, before the device that uses it exists.
-        unsafe { claims::CLAIMED.init() };
         try_pin_init!(Self {
+            // SAFETY: the module's init runs once, before the device exists.
+            _claims: unsafe { claims::Claims::init() },
             _misc <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"teeio-iommufd" }),
         })
     }

@@ -66,11 +66,11 @@ pub(crate) fn viommu_alloc(ctx: &Context, arg: usize) -> Result<isize> {
         dev_info!(ctx.dev, "VIOMMU_ALLOC: unknown type {}\n", cmd.val.type_);
         return Err(EOPNOTSUPP);
     }
+    let mut objects = ctx.objects.lock();
+    objects.ictx()?;
     let vm = Vm::get(cmd.val.vm_fd).inspect_err(|e| {
         dev_info!(ctx.dev, "VIOMMU_ALLOC: fd {} is not a VM file ({:?})\n", cmd.val.vm_fd, e);
     })?;
-    let mut objects = ctx.objects.lock();
-    objects.ictx()?;
     if objects.viommus.iter().any(|v| v.vm.identity() == vm.identity()) {
         dev_info!(ctx.dev, "VIOMMU_ALLOC: the VM has a vIOMMU in this file\n");
         return Err(EEXIST);
@@ -97,6 +97,7 @@ pub(crate) fn vdevice_alloc(ctx: &Context, arg: usize) -> Result<isize> {
         }
     };
     let mut objects = ctx.objects.lock();
+    objects.ictx()?;
     let viommu = objects.viommu(cmd.val.viommu_id)?.clone();
     let device = VfioDevice::get(cmd.val.vfio_fd, objects.ictx()?, cmd.val.dev_id).inspect_err(|e| {
         dev_info!(
@@ -133,6 +134,7 @@ pub(crate) fn veventq_alloc(ctx: &Context, arg: usize) -> Result<isize> {
         return Err(EINVAL);
     }
     let mut objects = ctx.objects.lock();
+    objects.ictx()?;
     let viommu = objects.viommu(cmd.val.viommu_id)?.clone();
     objects.veventqs.reserve(1, GFP_KERNEL)?;
     let id = objects.new_id()?;
@@ -154,6 +156,7 @@ pub(crate) fn vdevice_tsm_op(ctx: &Context, arg: usize) -> Result<isize> {
     let cmd = Cmd::<b::teeio_vdevice_tsm_op>::read(arg, end_of!(b::teeio_vdevice_tsm_op, vdevice_id))?;
     zero(&[cmd.val.flags])?;
     let objects = ctx.objects.lock();
+    objects.ictx()?;
     let vdevice = objects.vdevice(cmd.val.vdevice_id)?;
     match cmd.val.type_ {
         b::teeio_vdevice_tsm_op_type_TEEIO_VDEVICE_TSM_BIND => vdevice.bind().inspect_err(|e| {
@@ -195,6 +198,7 @@ pub(crate) fn vdevice_tsm_req(ctx: &Context, arg: usize) -> Result<isize> {
     let mut resp = KVVec::from_elem(0u8, v.resp_len as usize, GFP_KERNEL)?;
     let (written, tsm_code) = {
         let objects = ctx.objects.lock();
+        objects.ictx()?;
         let vdevice = objects.vdevice(v.vdevice_id)?;
         vdevice.request(scope, &req, &mut resp).inspect_err(|e| {
             dev_info!(ctx.dev, "TSM_REQ on vDEVICE {}: {:?}\n", vdevice.id, e);
@@ -212,6 +216,7 @@ pub(crate) fn vdevice_info(ctx: &Context, arg: usize) -> Result<isize> {
     let mut cmd = Cmd::<b::teeio_vdevice_info>::read(arg, end_of!(b::teeio_vdevice_info, out_virt_id))?;
     {
         let objects = ctx.objects.lock();
+        objects.ictx()?;
         let vdevice = objects.vdevice(cmd.val.vdevice_id)?;
         let (bound, torn_down) = vdevice.state();
         let (segment, bdf) = vdevice.device.address();

@@ -3,8 +3,8 @@
 //! Size-first extensible command structs (IOMMUFD's convention): the first
 //! `u32` is the size userspace passed. Smaller than the struct's first
 //! version: -EINVAL; larger than the kernel's struct with a non-zero tail:
-//! -E2BIG; a shorter (older) struct reads as zero-extended. Responses copy
-//! back no more than userspace passed.
+//! -E2BIG, as is one larger than a page; a shorter (older) struct reads as
+//! zero-extended. Responses copy back no more than userspace passed.
 
 use kernel::prelude::*;
 use kernel::transmute::{AsBytes, FromBytes};
@@ -31,6 +31,9 @@ pub(crate) const fn size_of_pointee<T>(_ptr: *const T) -> usize {
 /// Largest command struct.
 const MAX_CMD: usize = 64;
 
+/// Largest size userspace may pass: no command grows past a page.
+const MAX_SIZE: usize = 4096;
+
 /// A command read from userspace.
 pub(crate) struct Cmd<T> {
     pub(crate) val: T,
@@ -48,6 +51,9 @@ impl<T: FromBytes + AsBytes> Cmd<T> {
         let user_size = user_size as usize;
         if user_size < min_size {
             return Err(EINVAL);
+        }
+        if user_size > MAX_SIZE {
+            return Err(E2BIG);
         }
         let mut reader = UserSlice::new(user, user_size).reader();
         let mut bytes = [0u8; MAX_CMD];

@@ -43,10 +43,12 @@ impl Vdevice {
         if self.state().0 {
             return Err(EBUSY);
         }
+        self.viommu.binding(self.id);
         // SAFETY: the device is alive while its VFIO file is held; the VM
         // identity is the vIOMMU's, alive as long as it.
         let rc = unsafe { b::pci_tsm_bind(self.device.pdev(), self.viommu.vm.identity(), self.virt_id) };
         if rc != 0 {
+            self.viommu.unbound(self.id);
             return Err(Error::from_errno(rc));
         }
         self.viommu.bound(self.id);

@@ -6,6 +6,7 @@
 //! the next one read carries TEEIO_VEVENTQ_FLAG_LOST_EVENTS.
 
 use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::bindings;
 use kernel::ffi::{c_char, c_void};
 use kernel::fs::File;
 use kernel::prelude::*;
@@ -56,19 +57,26 @@ struct Ring {
     head: usize,
     len: usize,
     next_sequence: u32,
+    /// Records were dropped and no record is queued to say so yet.
     lost: bool,
 }
 
 impl Ring {
+    /// Queues `record`; when full, drops the oldest and flags the record
+    /// read next.
     fn push(&mut self, mut record: Record) {
         let depth = self.slots.len();
         if self.len == depth {
             self.head = (self.head + 1) % depth;
             self.len -= 1;
-            self.lost = true;
+            if self.len > 0 {
+                self.slots[self.head].flags |= b::TEEIO_VEVENTQ_FLAG_LOST_EVENTS;
+            } else {
+                self.lost = true;
+            }
         }
         record.sequence = self.next_sequence;
-        self.next_sequence = if self.next_sequence == i32::MAX as u32 { 0 } else { self.next_sequence + 1 };
+        self.next_sequence = (self.next_sequence + 1) & i32::MAX as u32;
         if core::mem::take(&mut self.lost) {
             record.flags |= b::TEEIO_VEVENTQ_FLAG_LOST_EVENTS;
         }
@@ -86,6 +94,21 @@ impl Ring {
         self.len -= 1;
         Some(record)
     }
+
+    /// Puts back records that could not be copied out, oldest last; when
+    /// the ring filled up meanwhile, what does not fit is lost.
+    fn unpop(&mut self, records: &[Record]) {
+        let depth = self.slots.len();
+        for record in records.iter().rev() {
+            if self.len == depth {
+                self.slots[self.head].flags |= b::TEEIO_VEVENTQ_FLAG_LOST_EVENTS;
+                return;
+            }
+            self.head = (self.head + depth - 1) % depth;
+            self.slots[self.head] = *record;
+            self.len += 1;
+        }
+    }
 }
 
 /// A vEVENTQ.
@@ -95,6 +118,8 @@ pub(crate) struct EventQueue {
     pub(crate) viommu_id: u32,
     /// Whether its file is open (the object cannot be destroyed then).
     file_open: AtomicBool,
+    /// Whether its vIOMMU let go of it: readers see the end of the file.
+    detached: AtomicBool,
     #[pin]
     ring: SpinLock<Ring>,
     #[pin]
@@ -113,6 +138,7 @@ impl EventQueue {
                 id,
                 viommu_id,
                 file_open: AtomicBool::new(false),
+                detached: AtomicBool::new(false),
                 ring <- new_spinlock!(ring, "teeio_veventq_ring"),
                 readable <- new_poll_condvar!("teeio_veventq_readable"),
             }),
@@ -123,6 +149,12 @@ impl EventQueue {
     /// Queues a TDI event and wakes readers.
     pub(crate) fn report(&self, vdevice_id: u32, event: u32, virt_id: u64) {
         self.ring.lock().push(Record { flags: 0, sequence: 0, vdevice_id, event, virt_id });
+        self.readable.notify_all();
+    }
+
+    /// Its vIOMMU let go of it: nothing more will be queued.
+    pub(crate) fn detach(&self) {
+        self.detached.store(true, Ordering::Release);
         self.readable.notify_all();
     }
 
@@ -150,6 +182,8 @@ impl EventQueue {
         }
     }
 
+    /// Copies whole records to `user`: at least one, waiting for it unless
+    /// `nonblock`; 0 once detached and empty.
     fn read(&self, user: UserPtr, len: usize, nonblock: bool) -> Result<usize> {
         if len < RECORD {
             return Err(EINVAL);
@@ -160,6 +194,9 @@ impl EventQueue {
         {
             let mut ring = self.ring.lock();
             while ring.len == 0 {
+                if self.detached.load(Ordering::Acquire) {
+                    return Ok(0);
+                }
                 if nonblock {
                     return Err(EAGAIN);
                 }
@@ -177,14 +214,34 @@ impl EventQueue {
         for (i, record) in batch[..got].iter().enumerate() {
             record.encode(&mut bytes[i * RECORD..]);
         }
-        UserSlice::new(user, got * RECORD).writer().write_slice(&bytes[..got * RECORD])?;
+        let copied = UserSlice::new(user, got * RECORD).writer().write_slice(&bytes[..got * RECORD]);
+        if let Err(e) = copied {
+            // Not delivered: back at the head for the next read.
+            self.ring.lock().unpop(&batch[..got]);
+            return Err(e);
+        }
         Ok(got * RECORD)
+    }
+
+    fn poll(&self, file: &File, table: PollTable<'_>) -> u32 {
+        table.register_wait(file, &self.readable);
+        if self.ring.lock().len > 0 {
+            bindings::POLLIN | bindings::POLLRDNORM
+        } else if self.detached.load(Ordering::Acquire) {
+            bindings::POLLHUP
+        } else {
+            0
+        }
     }
 }
 
 /// read() of a vEVENTQ file: whole records, at least one (or -EAGAIN).
+///
+/// # Safety
+///
+/// `queue` is the private data of a vEVENTQ file, valid for the call.
 #[no_mangle]
-extern "C" fn teeio_ext_veventq_read(queue: *mut c_void, buf: *mut c_char, len: usize, nonblock: bool) -> isize {
+unsafe extern "C" fn teeio_ext_veventq_read(queue: *mut c_void, buf: *mut c_char, len: usize, nonblock: bool) -> isize {
     // SAFETY: the file's private data is a queue reference it owns.
     let queue = unsafe { &*queue.cast::<EventQueue>() };
     match queue.read(UserPtr::from_ptr(buf.cast()), len, nonblock) {
@@ -194,27 +251,34 @@ extern "C" fn teeio_ext_veventq_read(queue: *mut c_void, buf: *mut c_char, len: 
 }
 
 /// poll() of a vEVENTQ file.
+///
+/// # Safety
+///
+/// `queue` is the private data of the vEVENTQ file `file`; `wait` a poll
+/// table or NULL; all valid for the call.
 #[no_mangle]
-extern "C" fn teeio_ext_veventq_poll(queue: *mut c_void, file: *mut kernel::bindings::file, wait: *mut kernel::bindings::poll_table) -> u32 {
+unsafe extern "C" fn teeio_ext_veventq_poll(
+    queue: *mut c_void,
+    file: *mut kernel::bindings::file,
+    wait: *mut kernel::bindings::poll_table,
+) -> u32 {
     // SAFETY: the file's private data is a queue reference it owns.
     let queue = unsafe { &*queue.cast::<EventQueue>() };
     // SAFETY: the VFS passes the file being polled, valid for this call.
     let file = unsafe { File::from_raw_file(file) };
     // SAFETY: the VFS passes a poll table valid for this call, or NULL.
     let table = unsafe { PollTable::from_raw(wait) };
-    table.register_wait(file, &queue.readable);
-    if queue.ring.lock().len > 0 {
-        kernel::bindings::POLLIN | kernel::bindings::POLLRDNORM
-    } else {
-        0
-    }
+    queue.poll(file, table)
 }
 
 /// The vEVENTQ file's last close: its queue reference goes.
+///
+/// # Safety
+///
+/// `queue` is the private data of a vEVENTQ file being released.
 #[no_mangle]
-extern "C" fn teeio_ext_veventq_release(queue: *mut c_void) {
+unsafe extern "C" fn teeio_ext_veventq_release(queue: *mut c_void) {
     // SAFETY: the reference the file owned since `EventQueue::file`.
     let queue = unsafe { Arc::from_raw(queue.cast::<EventQueue>().cast_const()) };
     queue.file_open.store(false, Ordering::Release);
 }
-

@@ -21,6 +21,8 @@ use crate::veventq::EventQueue;
 enum Expect {
     /// Nobody: a teardown now is the host's own.
     Nothing,
+    /// This VMM is binding it: a failed bind's cleanup is not news.
+    Binding,
     /// This VMM, through TSM UNBIND or destroy.
     VmmUnbind,
     /// A guest request in flight; `stop` when it is STOP_INTERFACE.
@@ -33,9 +35,21 @@ struct Tracked {
     virt_id: u32,
     bound: bool,
     torn_down: bool,
-    /// Its teardown's deferred handler call is queued.
-    queued: bool,
+    /// Deferred handler calls queued for its UNBIND and its FREE.
+    unbind_queued: bool,
+    free_queued: bool,
     expect: Expect,
+}
+
+impl Tracked {
+    /// The PCI/TSM core let go of it: nothing is bound or torn down.
+    fn reset(&mut self) {
+        self.bound = false;
+        self.torn_down = false;
+        self.unbind_queued = false;
+        self.free_queued = false;
+        self.expect = Expect::Nothing;
+    }
 }
 
 /// A vIOMMU.
@@ -110,7 +124,15 @@ impl Viommu {
         if tdis.iter().any(|t| t.virt_id == virt_id) {
             return Err(EEXIST);
         }
-        let t = Tracked { vdevice_id, virt_id, bound: false, torn_down: false, queued: false, expect: Expect::Nothing };
+        let t = Tracked {
+            vdevice_id,
+            virt_id,
+            bound: false,
+            torn_down: false,
+            unbind_queued: false,
+            free_queued: false,
+            expect: Expect::Nothing,
+        };
         tdis.push(t, GFP_ATOMIC)?;
         Ok(())
     }
@@ -128,12 +150,19 @@ impl Viommu {
         self.with(vdevice_id, |t| (t.bound, t.torn_down)).unwrap_or((false, false))
     }
 
-    pub(crate) fn bound(&self, vdevice_id: u32) {
+    /// This VMM is about to bind: counted as bound from now on, so that a
+    /// host unbind right after the bind is seen.
+    pub(crate) fn binding(&self, vdevice_id: u32) {
         self.with(vdevice_id, |t| {
+            t.reset();
             t.bound = true;
-            t.torn_down = false;
-            t.queued = false;
+            t.expect = Expect::Binding;
         });
+    }
+
+    /// The bind succeeded.
+    pub(crate) fn bound(&self, vdevice_id: u32) {
+        self.with(vdevice_id, |t| t.expect = Expect::Nothing);
     }
 
     /// This VMM is about to unbind: the teardown it causes is not news.
@@ -141,13 +170,9 @@ impl Viommu {
         self.with(vdevice_id, |t| t.expect = Expect::VmmUnbind);
     }
 
+    /// The bind failed, or the VMM's unbind is done.
     pub(crate) fn unbound(&self, vdevice_id: u32) {
-        self.with(vdevice_id, |t| {
-            t.bound = false;
-            t.torn_down = false;
-            t.queued = false;
-            t.expect = Expect::Nothing;
-        });
+        self.with(vdevice_id, Tracked::reset);
     }
 
     /// A guest request is about to reach the TSM.
@@ -172,46 +197,55 @@ impl Viommu {
         }
     }
 
-    /// Whether the teardown of the TDI with set-private ID `spid` is news:
-    /// bound, not torn down, not queued already (UNBIND then FREE).
-    /// Marks it queued.
-    fn queue_teardown(&self, spid: u32) -> bool {
+    /// Whether `event` (UNBIND: the TDI torn down; FREE: its IOASID freed,
+    /// the PCI/TSM core letting go) of the TDI with set-private ID `spid`
+    /// is news for this vIOMMU; if so, marks it queued for `on_event`.
+    fn queue(&self, event: u32, spid: u32) -> bool {
         let mut tdis = self.tdis.lock();
-        match tdis.iter_mut().find(|t| t.virt_id == spid && t.bound && !t.torn_down && !t.queued) {
-            Some(t) => {
-                t.queued = true;
-                true
+        let Some(t) = tdis.iter_mut().find(|t| t.virt_id == spid && t.bound) else {
+            return false;
+        };
+        let vmm = matches!(t.expect, Expect::Binding | Expect::VmmUnbind);
+        let flag = match event {
+            b::teeio_ioasid_event_TEEIO_IOASID_UNBIND if !t.torn_down => &mut t.unbind_queued,
+            b::teeio_ioasid_event_TEEIO_IOASID_FREE if !vmm => &mut t.free_queued,
+            _ => return false,
+        };
+        !core::mem::replace(flag, true)
+    }
+
+    /// The TDI with set-private ID `spid` was torn down (UNBIND): by a
+    /// guest request in flight (reported when it returns), by the VMM, or
+    /// by the host (reported at its FREE).
+    fn torn_down(&self, spid: u32) {
+        let mut tdis = self.tdis.lock();
+        if let Some(t) = tdis.iter_mut().find(|t| t.virt_id == spid && t.unbind_queued) {
+            t.unbind_queued = false;
+            t.torn_down = true;
+            if let Expect::Request { unbound, .. } = &mut t.expect {
+                *unbound = true;
             }
-            None => false,
         }
     }
 
-    /// The TDI with set-private ID `spid` was torn down (UNBIND or FREE).
-    fn torn_down(&self, spid: u32) {
+    /// The TDI's IOASID was freed without this VMM asking: the host took
+    /// it back (an administrator, the TSM or its driver going away).
+    fn freed(&self, spid: u32) {
         let news = {
             let mut tdis = self.tdis.lock();
-            let Some(t) = tdis.iter_mut().find(|t| t.virt_id == spid && t.queued) else {
+            let Some(t) = tdis.iter_mut().find(|t| t.virt_id == spid && t.free_queued) else {
                 return;
             };
-            t.queued = false;
-            t.torn_down = true;
-            match &mut t.expect {
-                Expect::VmmUnbind => None,
-                Expect::Request { unbound, .. } => {
-                    *unbound = true;
-                    None
-                }
-                Expect::Nothing => {
-                    // The host's own unbind: the PCI/TSM core has let go too.
-                    t.bound = false;
-                    t.torn_down = false;
-                    Some((t.vdevice_id, t.virt_id))
-                }
+            let vmm = matches!(t.expect, Expect::Binding | Expect::VmmUnbind);
+            t.free_queued = false;
+            if vmm {
+                return;
             }
+            // A request in flight reports nothing more: this says it all.
+            t.reset();
+            (t.vdevice_id, t.virt_id)
         };
-        if let Some((vdevice_id, virt_id)) = news {
-            self.report(vdevice_id, b::teeio_vevent_tdi_event_TEEIO_VEVENT_TDI_UNBOUND_BY_HOST, virt_id);
-        }
+        self.report(news.0, b::teeio_vevent_tdi_event_TEEIO_VEVENT_TDI_UNBOUND_BY_HOST, news.1);
     }
 
     fn report(&self, vdevice_id: u32, event: u32, virt_id: u32) {
@@ -231,9 +265,12 @@ impl Viommu {
         Ok(())
     }
 
+    /// Detaches the vEVENTQ: its readers see the end of the file.
     pub(crate) fn detach_queue(&self) {
         let queue = self.queue.lock().take();
-        drop(queue);
+        if let Some(queue) = queue {
+            queue.detach();
+        }
     }
 }
 
@@ -243,34 +280,34 @@ impl PinnedDrop for Viommu {
         // Unregister first: the handler's data is this vIOMMU.
         let notifier = self.notifier.lock().take();
         drop(notifier);
+        self.detach_queue();
     }
 }
 
-/// Atomic handler of the VM's IOASID set: the teardown of a TDI this
-/// vIOMMU tracks as bound is of interest (its deferred handler runs after
-/// the CPU, DEVICE and IOMMU steps); nothing else is.
+/// Atomic handler of the VM's IOASID set: the UNBIND or FREE of a TDI this
+/// vIOMMU has bound is news, for its deferred handler, which runs after the
+/// CPU, DEVICE and IOMMU steps; nothing else is.
 unsafe extern "C" fn on_event_atomic(ev: *const b::teeio_ioasid_event_data, data: *mut c_void) -> c_int {
     // SAFETY: the core passes a valid event.
     let ev = unsafe { &*ev };
     // SAFETY: the data is the vIOMMU, alive while registered (invariant).
     let viommu = unsafe { &*data.cast::<Viommu>() };
-    let teardown = matches!(
-        ev.event,
-        b::teeio_ioasid_event_TEEIO_IOASID_UNBIND | b::teeio_ioasid_event_TEEIO_IOASID_FREE
-    );
-    if teardown && viommu.queue_teardown(ev.spid) {
+    if viommu.queue(ev.event, ev.spid) {
         b::TEEIO_IOASID_DEFER as c_int
     } else {
         0
     }
 }
 
-/// Deferred handler of the VM's IOASID set: a TDI teardown ran.
+/// Deferred handler of the VM's IOASID set.
 unsafe extern "C" fn on_event(ev: *const b::teeio_ioasid_event_data, data: *mut c_void) -> c_int {
     // SAFETY: the core passes a valid event.
     let ev = unsafe { &*ev };
     // SAFETY: the data is the vIOMMU, alive while registered (invariant).
     let viommu = unsafe { &*data.cast::<Viommu>() };
-    viommu.torn_down(ev.spid);
+    match ev.event {
+        b::teeio_ioasid_event_TEEIO_IOASID_UNBIND => viommu.torn_down(ev.spid),
+        _ => viommu.freed(ev.spid),
+    }
     0
 }

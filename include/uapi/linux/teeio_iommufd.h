@@ -26,7 +26,12 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-/* IOMMUFD's ioctl type; the command numbers follow IOMMUFD's where they map. */
+/*
+ * IOMMUFD's ioctl type. The object commands take the numbers of IOMMUFD's
+ * commands for the same objects (VIOMMU_ALLOC 0x90, VDEVICE_ALLOC 0x91,
+ * VEVENTQ_ALLOC 0x93), the TSM commands those of the upstream proposal
+ * (0x95, 0x96); the others are the extension's own.
+ */
 #define TEEIO_IOMMUFD_TYPE ';'
 
 enum teeio_iommufd_cmd {
@@ -50,7 +55,7 @@ enum teeio_iommufd_cmd {
  * @__reserved: must be 0
  *
  * Once per extension file (-EBUSY the second time). Every other command
- * needs it first (-ENXIO).
+ * but TEEIO_IOMMUFD_EMU_VM_CREATE needs it first (-ENXIO).
  */
 struct teeio_iommufd_attach {
 	__u32 size;
@@ -133,6 +138,7 @@ struct teeio_viommu_alloc {
  * @vfio_fd: the device's VFIO cdev file (/dev/vfio/devices/vfioN), bound
  *	to that iommufd as @dev_id; the vDEVICE holds it until destroyed
  * @out_vdevice_id: the new vDEVICE
+ * @__reserved: must be 0
  * @virt_id: the device's ID in the VM: its virtual BDF, which is the
  *	TDI id the TSM and the guest use; 1..0xffff
  *
@@ -190,7 +196,7 @@ struct teeio_veventq_alloc {
 /**
  * struct teeio_vevent_header - precedes each record read from a vEVENTQ
  * @flags: TEEIO_VEVENTQ_FLAG_*
- * @sequence: the record's number, from 0, wrapping at INT_MAX
+ * @sequence: the record's number, from 0 to INT_MAX, then 0 again
  */
 struct teeio_vevent_header {
 	__u32 flags;
@@ -297,6 +303,9 @@ enum teeio_tsm_req_op {
  *	when the request reached the TSM
  * @out_resp_len: bytes written at @resp_uptr
  * @__reserved: must be 0
+ *
+ * When the ioctl fails (the host refused the request), nothing is written
+ * back.
  */
 struct teeio_vdevice_tsm_req {
 	__u32 size;
@@ -327,8 +336,9 @@ struct teeio_vdevice_tsm_req {
  * @vdevice_id: the vDEVICE
  * @out_flags: TEEIO_VDEVICE_INFO_*
  * @out_viommu_id: its vIOMMU
- * @out_pci_segment: the host device's PCI segment
+ * @out_pci_segment: the host device's PCI segment (domain)
  * @out_pci_bdf: the host device's bus << 8 | devfn
+ * @__reserved: must be 0
  * @out_virt_id: its virt_id
  */
 struct teeio_vdevice_info {
@@ -336,9 +346,9 @@ struct teeio_vdevice_info {
 	__u32 vdevice_id;
 	__u32 out_flags;
 	__u32 out_viommu_id;
-	__u16 out_pci_segment;
+	__u32 out_pci_segment;
 	__u16 out_pci_bdf;
-	__u32 __reserved;
+	__u16 __reserved;
 	__aligned_u64 out_virt_id;
 };
 #define TEEIO_IOMMUFD_VDEVICE_INFO _IO(TEEIO_IOMMUFD_TYPE, TEEIO_IOMMUFD_CMD_VDEVICE_INFO)

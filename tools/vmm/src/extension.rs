@@ -30,7 +30,7 @@ pub struct VdeviceInfo {
     /// Its vIOMMU.
     pub viommu_id: u32,
     /// The host device's PCI segment.
-    pub pci_segment: u16,
+    pub pci_segment: u32,
     /// The host device's bus << 8 | devfn.
     pub pci_bdf: u16,
     /// Its virt_id.

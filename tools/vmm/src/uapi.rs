@@ -195,9 +195,9 @@ pub struct teeio_vdevice_info {
     pub vdevice_id: u32,
     pub out_flags: u32,
     pub out_viommu_id: u32,
-    pub out_pci_segment: u16,
+    pub out_pci_segment: u32,
     pub out_pci_bdf: u16,
-    pub __reserved: u32,
+    pub __reserved: u16,
     pub out_virt_id: u64,
 }
 
@@ -317,7 +317,7 @@ const _: () = {
     assert!(offset_of!(teeio_vdevice_tsm_req, out_resp_len) == 48);
     assert!(size_of::<teeio_vdevice_info>() == 32);
     assert!(offset_of!(teeio_vdevice_info, out_pci_segment) == 16);
-    assert!(offset_of!(teeio_vdevice_info, out_pci_bdf) == 18);
+    assert!(offset_of!(teeio_vdevice_info, out_pci_bdf) == 20);
     assert!(offset_of!(teeio_vdevice_info, out_virt_id) == 24);
     assert!(size_of::<teeio_tsm_guest_req>() == 24);
     assert!(offset_of!(teeio_tsm_guest_req, tdi_id) == 4);

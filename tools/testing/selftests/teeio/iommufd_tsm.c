@@ -76,7 +76,7 @@ static void from_vfio(const char *bdf)
 /* Opens the VFIO device cdev of @bdf. */
 static int vfio_open(const char *bdf)
 {
-	char path[128];
+	char path[300];
 	struct dirent *d;
 	int fd = -ENOENT;
 	DIR *dir;
@@ -243,6 +243,16 @@ static int accept_and_start(int ext, uint32_t vdev)
 	return ret ?: o.tsm_code ? -EIO : 0;
 }
 
+/* A vDEVICE of BDF as VIRT, bound, accepted and started; the log emptied. */
+static int running_vdevice(int ext, uint32_t viommu, uint32_t dev_id, int vfio,
+			   uint32_t *vdev)
+{
+	return vdevice_alloc(ext, viommu, dev_id, vfio, VIRT, vdev) ?:
+	       tsm_op(ext, *vdev, TEEIO_VDEVICE_TSM_BIND) ?:
+	       accept_and_start(ext, *vdev) ?:
+	       write_str(EVENTS, "clear");
+}
+
 static uint32_t info_flags(int ext, uint32_t vdev)
 {
 	struct teeio_vdevice_info i = { .size = sizeof(i), .vdevice_id = vdev };
@@ -290,11 +300,7 @@ FIXTURE(ext) {
 FIXTURE_SETUP(ext)
 {
 	unload_all();
-	ASSERT_EQ(0, teeio_load_module("teeio_ioasid"));
-	ASSERT_EQ(0, teeio_load_module_params("teeio_tdisp_emu", "bdfs=" BDF "," OTHER));
-	ASSERT_EQ(0, teeio_load_module("teeio_tsm_emu"));
-	ASSERT_EQ(0, teeio_load_module("teeio_tsm_bridge"));
-	ASSERT_EQ(0, teeio_load_module("teeio_tsm_test"));
+	ASSERT_EQ(0, load_tsm_stack("bdfs=" BDF "," OTHER));
 	ASSERT_EQ(0, teeio_load_module("teeio_iommufd_tsm"));
 	ASSERT_EQ(0, to_vfio(BDF));
 	ASSERT_EQ(0, to_vfio(OTHER));
@@ -324,6 +330,30 @@ FIXTURE_TEARDOWN(ext)
 	unload_all();
 }
 
+/*
+ * A new VMM assigns BDF on the fixture's iommufd: extension file, VFIO
+ * cdev, VM, vIOMMU, vDEVICE, bound. 0 or -errno.
+ */
+static int assign(FIXTURE_DATA(ext) *self, uint32_t *vdev)
+{
+	int ret;
+
+	self->ext = open(EXT, O_RDWR | O_CLOEXEC);
+	self->vfio = vfio_open(BDF);
+	if (self->ext < 0 || self->vfio < 0)
+		return self->ext < 0 ? -errno : self->vfio;
+	ret = vfio_bind(self->vfio, self->iommufd, &self->dev_id) ?:
+	      attach(self->ext, self->iommufd);
+	if (ret)
+		return ret;
+	self->vm = emu_vm(self->ext);
+	if (self->vm < 0)
+		return self->vm;
+	return viommu_alloc(self->ext, self->vm, &self->viommu) ?:
+	       vdevice_alloc(self->ext, self->viommu, self->dev_id, self->vfio, VIRT, vdev) ?:
+	       tsm_op(self->ext, *vdev, TEEIO_VDEVICE_TSM_BIND);
+}
+
 TEST_F(ext, size_contract)
 {
 	uint8_t big[128] = { 0 };
@@ -341,6 +371,14 @@ TEST_F(ext, size_contract)
 	big[100] = 1;
 	ASSERT_EQ(-E2BIG, xioctl(self->ext, TEEIO_IOMMUFD_DESTROY, d));
 	big[100] = 0;
+	/* Larger than a page. */
+	{
+		static uint8_t huge[8192];
+
+		memcpy(huge, d, sizeof(*d));
+		((struct teeio_iommufd_destroy *)huge)->size = sizeof(huge);
+		ASSERT_EQ(-E2BIG, xioctl(self->ext, TEEIO_IOMMUFD_DESTROY, huge));
+	}
 	/* An older struct without the trailing reserved word. */
 	ext2 = open(EXT, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, ext2);
@@ -378,7 +416,7 @@ TEST_F(ext, size_contract)
 		a->type = TEEIO_VIOMMU_TYPE_TSM;
 		a->vm_fd = vm2;
 		ASSERT_EQ(0, xioctl(self->ext, TEEIO_IOMMUFD_VIOMMU_ALLOC, a));
-		ASSERT_NE(0, a->out_viommu_id);
+		ASSERT_NE(0U, a->out_viommu_id);
 		ASSERT_EQ(0xa5, big[20]);
 		ASSERT_EQ(0, destroy(self->ext, a->out_viommu_id));
 		close(vm2);
@@ -392,8 +430,15 @@ TEST_F(ext, attach_refusals)
 	uint32_t id;
 
 	ASSERT_LE(0, ext2);
-	/* Nothing before ATTACH. */
+	/* Nothing before ATTACH but an emulated VM. */
 	ASSERT_EQ(-ENXIO, viommu_alloc(ext2, self->vm, &id));
+	ASSERT_EQ(-ENXIO, vdevice_alloc(ext2, 1, self->dev_id, self->vfio, VIRT, &id));
+	ASSERT_EQ(-ENXIO, veventq_alloc(ext2, 1, 4, &id));
+	ASSERT_EQ(-ENXIO, tsm_op(ext2, 1, TEEIO_VDEVICE_TSM_BIND));
+	ASSERT_EQ(-ENXIO, destroy(ext2, 1));
+	memfd = emu_vm(ext2);
+	ASSERT_LE(0, memfd);
+	close(memfd);
 	memfd = memfd_create("not-iommufd", MFD_CLOEXEC);
 	ASSERT_LE(0, memfd);
 	ASSERT_EQ(-EBADFD, attach(ext2, memfd));
@@ -490,7 +535,7 @@ TEST_F(ext, bind_unbind)
 	uint32_t vdev;
 
 	ASSERT_EQ(0, vdevice_alloc(self->ext, self->viommu, self->dev_id, self->vfio, VIRT, &vdev));
-	ASSERT_EQ(0, info_flags(self->ext, vdev));
+	ASSERT_EQ(0U, info_flags(self->ext, vdev));
 	ASSERT_EQ(-ENXIO, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_UNBIND));
 	ASSERT_EQ(-EOPNOTSUPP, tsm_op(self->ext, vdev, 9));
 	ASSERT_EQ(-ENOENT, tsm_op(self->ext, vdev + 50, TEEIO_VDEVICE_TSM_BIND));
@@ -505,7 +550,7 @@ TEST_F(ext, bind_unbind)
 	ASSERT_EQ(0, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_UNBIND));
 	ASSERT_STREQ(EXT_ORDERED_FREED("UNBIND"), steps());
 	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
-	ASSERT_EQ(0, info_flags(self->ext, vdev));
+	ASSERT_EQ(0U, info_flags(self->ext, vdev));
 	ASSERT_EQ(-ENXIO, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_UNBIND));
 	/* Bound again, to the same VM. */
 	ASSERT_EQ(0, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_BIND));
@@ -520,7 +565,7 @@ TEST_F(ext, bind_while_bound_to_another_vm)
 	/* Another VM (the test hooks' VM 0) holds the TDI. */
 	ASSERT_EQ(0, hook("bind " BDF " 0 " TDI));
 	ASSERT_EQ(-EBUSY, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_BIND));
-	ASSERT_EQ(0, info_flags(self->ext, vdev));
+	ASSERT_EQ(0U, info_flags(self->ext, vdev));
 	ASSERT_EQ(0, hook("unbind " BDF));
 	ASSERT_EQ(0, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_BIND));
 	ASSERT_EQ(-EBUSY, hook("bind " BDF " 1 " TDI));
@@ -544,7 +589,7 @@ TEST_F(ext, tsm_req_refusals)
 	ASSERT_EQ(-ENXIO, xioctl(self->ext, TEEIO_IOMMUFD_VDEVICE_TSM_REQ, &r));
 	ASSERT_EQ(0, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_BIND));
 	ASSERT_EQ(0, xioctl(self->ext, TEEIO_IOMMUFD_VDEVICE_TSM_REQ, &r));
-	ASSERT_EQ(0, r.out_tsm_code);
+	ASSERT_EQ(0ULL, r.out_tsm_code);
 	ASSERT_EQ(TEEIO_TDI_CONFIG_LOCKED, resp[0]);
 	r.type = TEEIO_TSM_REQ_TYPE_TDX;
 	ASSERT_EQ(-EOPNOTSUPP, xioctl(self->ext, TEEIO_IOMMUFD_VDEVICE_TSM_REQ, &r));
@@ -581,17 +626,14 @@ TEST_F(ext, guest_stop_event)
 
 	q = veventq_alloc(self->ext, self->viommu, 4, &q_id);
 	ASSERT_LE(0, q);
-	ASSERT_EQ(0, vdevice_alloc(self->ext, self->viommu, self->dev_id, self->vfio, VIRT, &vdev));
-	ASSERT_EQ(0, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_BIND));
-	ASSERT_EQ(0, accept_and_start(self->ext, vdev));
+	ASSERT_EQ(0, running_vdevice(self->ext, self->viommu, self->dev_id, self->vfio, &vdev));
 	ASSERT_EQ(-ETIMEDOUT, next_event(q, 0, &h, &ev));
-	ASSERT_EQ(0, write_str(EVENTS, "clear"));
 	ASSERT_EQ(0, tunnel(self->ext, vdev, TEEIO_TSM_REQ_OP_STATE_CHANGE, TEEIO_TSM_GUEST_STOP, 0, 0, &o));
 	ASSERT_EQ(0, o.tsm_code);
 	ASSERT_EQ(TEEIO_VEVENT_TDI_STOPPED_BY_GUEST, next_event(q, 1000, &h, &ev));
 	ASSERT_EQ(vdev, ev.vdevice_id);
-	ASSERT_EQ(VIRT, ev.virt_id);
-	ASSERT_EQ(0, h.flags);
+	ASSERT_EQ((uint64_t)VIRT, ev.virt_id);
+	ASSERT_EQ(0U, h.flags);
 	ASSERT_STREQ(EXT_ORDERED("UNBIND"), steps());
 	ASSERT_EQ(TEEIO_VDEVICE_INFO_BOUND | TEEIO_VDEVICE_INFO_TORN_DOWN, info_flags(self->ext, vdev));
 	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
@@ -599,12 +641,16 @@ TEST_F(ext, guest_stop_event)
 	ASSERT_EQ(0, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_UNBIND));
 	ASSERT_STREQ(EXT_ORDERED("UNBIND") ", reclaim", steps());
 	ASSERT_EQ(-ETIMEDOUT, next_event(q, 0, &h, &ev));
-	ASSERT_EQ(0, info_flags(self->ext, vdev));
+	ASSERT_EQ(0U, info_flags(self->ext, vdev));
 	/* A non-blocking read of an empty queue; a short buffer. */
 	fcntl(q, F_SETFL, O_NONBLOCK);
-	ASSERT_EQ(-1, read(q, &h, sizeof(h) + sizeof(ev)));
-	ASSERT_EQ(EAGAIN, errno);
-	ASSERT_EQ(-1, read(q, &h, 4));
+	{
+		uint8_t rec[sizeof(h) + sizeof(ev)];
+
+		ASSERT_EQ(-1L, read(q, rec, sizeof(rec)));
+		ASSERT_EQ(EAGAIN, errno);
+		ASSERT_EQ(-1L, read(q, rec, 4));
+	}
 	ASSERT_EQ(EINVAL, errno);
 	close(q);
 }
@@ -619,10 +665,7 @@ TEST_F(ext, device_error_event)
 
 	q = veventq_alloc(self->ext, self->viommu, 4, &q_id);
 	ASSERT_LE(0, q);
-	ASSERT_EQ(0, vdevice_alloc(self->ext, self->viommu, self->dev_id, self->vfio, VIRT, &vdev));
-	ASSERT_EQ(0, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_BIND));
-	ASSERT_EQ(0, accept_and_start(self->ext, vdev));
-	ASSERT_EQ(0, write_str(EVENTS, "clear"));
+	ASSERT_EQ(0, running_vdevice(self->ext, self->viommu, self->dev_id, self->vfio, &vdev));
 	/* Memory Space Enable cleared on a locked TDI: the DSM goes to ERROR. */
 	cfg = open(DEV "/config", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, cfg);
@@ -649,22 +692,54 @@ TEST_F(ext, host_unbind_event)
 	uint32_t vdev, q_id;
 	int q;
 
-	q = veventq_alloc(self->ext, self->viommu, 1, &q_id);
+	struct outcome o;
+	uint32_t seq;
+
+	q = veventq_alloc(self->ext, self->viommu, 2, &q_id);
 	ASSERT_LE(0, q);
 	ASSERT_EQ(0, vdevice_alloc(self->ext, self->viommu, self->dev_id, self->vfio, VIRT, &vdev));
 	ASSERT_EQ(0, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_BIND));
 	/* The host takes the TDI back (the test hooks stand for an admin). */
 	ASSERT_EQ(0, hook("unbind " BDF));
 	ASSERT_EQ(TEEIO_VEVENT_TDI_UNBOUND_BY_HOST, next_event(q, 1000, &h, &ev));
-	ASSERT_EQ(0, info_flags(self->ext, vdev));
+	ASSERT_EQ(0U, h.flags);
+	seq = h.sequence;
+	ASSERT_EQ(0U, info_flags(self->ext, vdev));
 	ASSERT_EQ(-ENXIO, guest_state(self->ext, vdev));
-	/* Twice more with a queue of one record: the oldest is dropped. */
+	/* After a guest stop too, the host's unbind is news. */
 	ASSERT_EQ(0, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_BIND));
+	ASSERT_EQ(0, tunnel(self->ext, vdev, TEEIO_TSM_REQ_OP_STATE_CHANGE, TEEIO_TSM_GUEST_STOP, 0, 0, &o));
 	ASSERT_EQ(0, hook("unbind " BDF));
+	/* And once more: three records in a queue of two drop the oldest. */
 	ASSERT_EQ(0, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_BIND));
 	ASSERT_EQ(0, hook("unbind " BDF));
 	ASSERT_EQ(TEEIO_VEVENT_TDI_UNBOUND_BY_HOST, next_event(q, 1000, &h, &ev));
+	/* The record after the gap says so, the next one does not. */
 	ASSERT_EQ(TEEIO_VEVENTQ_FLAG_LOST_EVENTS, h.flags);
+	ASSERT_EQ(seq + 2, h.sequence);
+	ASSERT_EQ(TEEIO_VEVENT_TDI_UNBOUND_BY_HOST, next_event(q, 1000, &h, &ev));
+	ASSERT_EQ(0U, h.flags);
+	ASSERT_EQ(seq + 3, h.sequence);
+	close(q);
+}
+
+TEST_F(ext, veventq_outlives_its_viommu)
+{
+	struct pollfd p;
+	uint32_t q_id;
+	char buf[64];
+	int q;
+
+	q = veventq_alloc(self->ext, self->viommu, 4, &q_id);
+	ASSERT_LE(0, q);
+	p = (struct pollfd){ .fd = q, .events = POLLIN };
+	ASSERT_EQ(0, poll(&p, 1, 0));
+	/* The extension file goes: the queue's readers see the end. */
+	close(self->ext);
+	self->ext = -1;
+	ASSERT_EQ(1, poll(&p, 1, 1000));
+	ASSERT_TRUE(p.revents & POLLHUP);
+	ASSERT_EQ(0, read(q, buf, sizeof(buf)));
 	close(q);
 }
 
@@ -672,10 +747,7 @@ TEST_F(ext, destroy_bound_vdevice)
 {
 	uint32_t vdev;
 
-	ASSERT_EQ(0, vdevice_alloc(self->ext, self->viommu, self->dev_id, self->vfio, VIRT, &vdev));
-	ASSERT_EQ(0, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_BIND));
-	ASSERT_EQ(0, accept_and_start(self->ext, vdev));
-	ASSERT_EQ(0, write_str(EVENTS, "clear"));
+	ASSERT_EQ(0, running_vdevice(self->ext, self->viommu, self->dev_id, self->vfio, &vdev));
 	ASSERT_EQ(0, destroy(self->ext, vdev));
 	ASSERT_STREQ(EXT_ORDERED_FREED("UNBIND"), steps());
 	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
@@ -686,10 +758,7 @@ TEST_F(ext, close_everything)
 {
 	uint32_t vdev;
 
-	ASSERT_EQ(0, vdevice_alloc(self->ext, self->viommu, self->dev_id, self->vfio, VIRT, &vdev));
-	ASSERT_EQ(0, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_BIND));
-	ASSERT_EQ(0, accept_and_start(self->ext, vdev));
-	ASSERT_EQ(0, write_str(EVENTS, "clear"));
+	ASSERT_EQ(0, running_vdevice(self->ext, self->viommu, self->dev_id, self->vfio, &vdev));
 	close(self->iommufd);
 	close(self->vfio);
 	close(self->vm);
@@ -700,14 +769,7 @@ TEST_F(ext, close_everything)
 	ASSERT_EQ(TEEIO_TDI_CONFIG_UNLOCKED, tdi_state(BDF));
 	/* The next VMM assigns it again. */
 	self->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-	self->vfio = vfio_open(BDF);
-	self->ext = open(EXT, O_RDWR | O_CLOEXEC);
-	ASSERT_EQ(0, vfio_bind(self->vfio, self->iommufd, &self->dev_id));
-	ASSERT_EQ(0, attach(self->ext, self->iommufd));
-	self->vm = emu_vm(self->ext);
-	ASSERT_EQ(0, viommu_alloc(self->ext, self->vm, &self->viommu));
-	ASSERT_EQ(0, vdevice_alloc(self->ext, self->viommu, self->dev_id, self->vfio, VIRT, &vdev));
-	ASSERT_EQ(0, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_BIND));
+	ASSERT_EQ(0, assign(self, &vdev));
 }
 
 /* Lifecycle steps a VMM child runs before it is killed. */
@@ -746,6 +808,8 @@ static void vmm_child(int upto, int ready)
 
 TEST_F_TIMEOUT(ext, sigkill_after_each_step, 180)
 {
+	uint32_t vdev;
+
 	/* The fixture's VMM steps aside; children play the VMM. */
 	close(self->ext);
 	close(self->vm);
@@ -778,20 +842,8 @@ TEST_F_TIMEOUT(ext, sigkill_after_each_step, 180)
 			ASSERT_STREQ(EXT_ORDERED_FREED("UNBIND"), steps_until("tdi-free")) TH_LOG("step %d", upto);
 	}
 	/* The next VMM can assign the device. */
-	self->ext = open(EXT, O_RDWR | O_CLOEXEC);
-	self->vfio = vfio_open(BDF);
-	ASSERT_LE(0, self->vfio);
-	ASSERT_EQ(0, vfio_bind(self->vfio, self->iommufd, &self->dev_id));
-	ASSERT_EQ(0, attach(self->ext, self->iommufd));
-	self->vm = emu_vm(self->ext);
-	ASSERT_EQ(0, viommu_alloc(self->ext, self->vm, &self->viommu));
-	{
-		uint32_t vdev;
-
-		ASSERT_EQ(0, vdevice_alloc(self->ext, self->viommu, self->dev_id, self->vfio, VIRT, &vdev));
-		ASSERT_EQ(0, tsm_op(self->ext, vdev, TEEIO_VDEVICE_TSM_BIND));
-		ASSERT_EQ(TEEIO_TDI_CONFIG_LOCKED, guest_state(self->ext, vdev));
-	}
+	ASSERT_EQ(0, assign(self, &vdev));
+	ASSERT_EQ(TEEIO_TDI_CONFIG_LOCKED, guest_state(self->ext, vdev));
 }
 
 TEST_HARNESS_MAIN

@@ -36,6 +36,20 @@ static inline int write_str(const char *path, const char *s)
 	return ret;
 }
 
+/*
+ * The host TSM stack over the emulated platform, in dependency order: the
+ * IOASID core, the emulated TDISP devices @bdfs ("bdfs=..."), the emulated
+ * TSM, the bridge and the test hooks. 0 or the first -errno.
+ */
+static inline int load_tsm_stack(const char *bdfs)
+{
+	return teeio_load_module("teeio_ioasid") ?:
+	       teeio_load_module_params("teeio_tdisp_emu", bdfs) ?:
+	       teeio_load_module("teeio_tsm_emu") ?:
+	       teeio_load_module("teeio_tsm_bridge") ?:
+	       teeio_load_module("teeio_tsm_test");
+}
+
 /* One test-hook command; 0 or -errno. */
 static inline int hook(const char *fmt, ...)
 {

@@ -116,11 +116,7 @@ FIXTURE(bridge) {
 FIXTURE_SETUP(bridge)
 {
 	unload_all();
-	ASSERT_EQ(0, teeio_load_module("teeio_ioasid"));
-	ASSERT_EQ(0, teeio_load_module_params("teeio_tdisp_emu", "bdfs=" BDF "," OTHER));
-	ASSERT_EQ(0, teeio_load_module("teeio_tsm_emu"));
-	ASSERT_EQ(0, teeio_load_module("teeio_tsm_bridge"));
-	ASSERT_EQ(0, teeio_load_module("teeio_tsm_test"));
+	ASSERT_EQ(0, load_tsm_stack("bdfs=" BDF "," OTHER));
 }
 
 FIXTURE_TEARDOWN(bridge)
