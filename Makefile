@@ -20,7 +20,8 @@ TEEIO_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/teeio
 export TEEIO_CACHE
 
 # Evaluated when used, after `kernel` has fetched and built the tree.
-KDIR = $(shell scripts/kernel-build --dir)
+# $(shell) sees exported variables only from GNU make 4.4 on: DEBUG is passed.
+KDIR = $(shell DEBUG=$(DEBUG) scripts/kernel-build --dir)
 KSRC = $(TEEIO_CACHE)/src/linux-$(shell cat $(TEEIO_CACHE)/src/current-version)
 KMAKE = $(MAKE) -C $(KDIR) LLVM=-19
 BENCH := $(CURDIR)/target/release/teeio-bench

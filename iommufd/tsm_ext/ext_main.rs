@@ -87,17 +87,21 @@ impl MiscDevice for Extension {
 
     fn ioctl(ctx: Pin<&Context>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         let ctx = ctx.get_ref();
-        match cmd {
-            ATTACH => ioctl::attach(ctx, arg),
-            DESTROY => ioctl::destroy(ctx, arg),
-            EMU_VM_CREATE => ioctl::emu_vm_create(ctx, arg),
-            VIOMMU_ALLOC => ioctl::viommu_alloc(ctx, arg),
-            VDEVICE_ALLOC => ioctl::vdevice_alloc(ctx, arg),
-            VEVENTQ_ALLOC => ioctl::veventq_alloc(ctx, arg),
-            VDEVICE_TSM_OP => ioctl::vdevice_tsm_op(ctx, arg),
-            VDEVICE_TSM_REQ => ioctl::vdevice_tsm_req(ctx, arg),
-            VDEVICE_INFO => ioctl::vdevice_info(ctx, arg),
-            _ => Err(ENOTTY),
+        let (name, result) = match cmd {
+            ATTACH => ("ATTACH", ioctl::attach(ctx, arg)),
+            DESTROY => ("DESTROY", ioctl::destroy(ctx, arg)),
+            EMU_VM_CREATE => ("EMU_VM_CREATE", ioctl::emu_vm_create(ctx, arg)),
+            VIOMMU_ALLOC => ("VIOMMU_ALLOC", ioctl::viommu_alloc(ctx, arg)),
+            VDEVICE_ALLOC => ("VDEVICE_ALLOC", ioctl::vdevice_alloc(ctx, arg)),
+            VEVENTQ_ALLOC => ("VEVENTQ_ALLOC", ioctl::veventq_alloc(ctx, arg)),
+            VDEVICE_TSM_OP => ("VDEVICE_TSM_OP", ioctl::vdevice_tsm_op(ctx, arg)),
+            VDEVICE_TSM_REQ => ("VDEVICE_TSM_REQ", ioctl::vdevice_tsm_req(ctx, arg)),
+            VDEVICE_INFO => ("VDEVICE_INFO", ioctl::vdevice_info(ctx, arg)),
+            _ => return Err(ENOTTY),
+        };
+        if let Err(e) = &result {
+            dev_info!(ctx.dev, "{} refused: {:?}\n", name, e);
         }
+        result
     }
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::extension::Extension;
+use crate::kmem;
 use crate::session::{Options, Req, Session, Step, Target};
 use crate::sysfs::Bdf;
 use crate::tsm_req::{GuestOp, GuestRequest, GUEST_STATE_LEN};
@@ -124,9 +125,32 @@ fn measure(s: &mut Session, bdf: &Bdf, cfg: &Config) -> Result<()> {
     s.exec(Step::Viommu)?;
     alloc_pairs(s, bdf, cfg)?;
 
+    let window = kmem::Window::new(Path::new(kmem::TRACING));
+    if let Some(w) = &window {
+        w.start()?;
+    }
     let vdevice = s.exec(Step::Vdevice { bdf: bdf.clone(), virt_id: cfg.virt_id })?.id;
     let vdevice = vdevice.ok_or_else(|| Error::Invalid("the vdevice step made no vDEVICE".into()))?;
     s.exec(Step::Bind { id: Some(vdevice) })?;
+    match &window {
+        Some(w) => {
+            let held = w.stop()?;
+            println!(
+                "bench: memory of one bound vDEVICE (alloc + bind, with its VM's first-bind state): \
+                 {} bytes asked for without the debug kernel's own records ({} with them, {} given), \
+                 in {} objects, + {} pages (goal <= 4096 bytes)",
+                held.bytes_req - held.debug_bytes,
+                held.bytes_req,
+                held.bytes_alloc,
+                held.objects,
+                held.pages
+            );
+            for (site, n, bytes) in &held.sites {
+                println!("bench:   {bytes:6} bytes in {n:2} objects from {site}");
+            }
+        }
+        None => println!("bench: memory skipped: no kmem trace events in {} (the DEBUG=1 kernel has them)", kmem::TRACING),
+    }
     s.exec(Step::Req { id: Some(vdevice), req: Req::State })?;
     let per_req = get_state_loop(s, vdevice, cfg)?;
 
@@ -142,8 +166,25 @@ fn measure(s: &mut Session, bdf: &Bdf, cfg: &Config) -> Result<()> {
         println!("bench: bare doe skipped: {} is absent", cfg.doe_anchor.display());
     }
 
+    if let Some(w) = &window {
+        w.start()?;
+    }
     s.exec(Step::Unbind { id: Some(vdevice) })?;
     s.exec(Step::Destroy { target: Target::Id(vdevice) })?;
+    if let Some(w) = &window {
+        let held = w.stop()?;
+        println!(
+            "bench: unbind + destroy left {} bytes allocated without the debug kernel's own records \
+             ({} with them, in {} objects) + {} pages",
+            held.bytes_req - held.debug_bytes,
+            held.bytes_req,
+            held.objects,
+            held.pages
+        );
+        for (site, n, bytes) in &held.sites {
+            println!("bench:   {bytes:6} bytes in {n:2} objects from {site}");
+        }
+    }
     s.exec(Step::Destroy { target: Target::Viommu })?;
     s.exec(Step::Close)?;
     Ok(())

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod extension;
 mod ioctl;
+pub mod kmem;
 pub mod lifecycle;
 pub mod session;
 pub mod sysfs;
