@@ -125,14 +125,14 @@ fn measure(s: &mut Session, bdf: &Bdf, cfg: &Config) -> Result<()> {
     s.exec(Step::Viommu)?;
     alloc_pairs(s, bdf, cfg)?;
 
-    let window = kmem::Window::new(Path::new(kmem::TRACING));
-    if let Some(w) = &window {
+    let mut window = kmem::Window::new(Path::new(kmem::TRACING));
+    if let Some(w) = &mut window {
         w.start()?;
     }
     let vdevice = s.exec(Step::Vdevice { bdf: bdf.clone(), virt_id: cfg.virt_id })?.id;
     let vdevice = vdevice.ok_or_else(|| Error::Invalid("the vdevice step made no vDEVICE".into()))?;
     s.exec(Step::Bind { id: Some(vdevice) })?;
-    match &window {
+    match &mut window {
         Some(w) => {
             let held = w.stop()?;
             println!(
@@ -166,12 +166,12 @@ fn measure(s: &mut Session, bdf: &Bdf, cfg: &Config) -> Result<()> {
         println!("bench: bare doe skipped: {} is absent", cfg.doe_anchor.display());
     }
 
-    if let Some(w) = &window {
+    if let Some(w) = &mut window {
         w.start()?;
     }
     s.exec(Step::Unbind { id: Some(vdevice) })?;
     s.exec(Step::Destroy { target: Target::Id(vdevice) })?;
-    if let Some(w) = &window {
+    if let Some(w) = &mut window {
         let held = w.stop()?;
         println!(
             "bench: unbind + destroy left {} bytes allocated without the debug kernel's own records \

@@ -46,15 +46,16 @@ const DEBUG_SITES: [&str; 1] = ["__alloc_object+"];
 /// A recording window over the kmem events.
 pub struct Window {
     root: PathBuf,
-    /// tracing_on, kept open so that stopping allocates no file.
-    on: std::cell::RefCell<Option<fs::File>>,
+    /// tracing_on while recording, kept open so that stopping allocates
+    /// no file.
+    on: Option<fs::File>,
 }
 
 impl Window {
     /// The window on tracefs at `root`, or `None` when the kernel has no
     /// kmem events there.
     pub fn new(root: &Path) -> Option<Self> {
-        root.join("events/kmem/kmalloc").exists().then(|| Self { root: root.to_path_buf(), on: Default::default() })
+        root.join("events/kmem/kmalloc").exists().then(|| Self { root: root.to_path_buf(), on: None })
     }
 
     fn write(&self, file: &str, text: &str) -> Result<()> {
@@ -63,7 +64,7 @@ impl Window {
     }
 
     /// Clears the buffer and starts recording.
-    pub fn start(&self) -> Result<()> {
+    pub fn start(&mut self) -> Result<()> {
         self.write("tracing_on", "0")?;
         self.write("buffer_size_kb", "16384")?;
         self.write("trace", "")?;
@@ -73,14 +74,14 @@ impl Window {
         let path = self.root.join("tracing_on");
         let mut on = fs::OpenOptions::new().write(true).open(&path).map_err(|e| Error::file("open", &path, e))?;
         on.write_all(b"1").map_err(|e| Error::file("write", &path, e))?;
-        *self.on.borrow_mut() = Some(on);
+        self.on = Some(on);
         Ok(())
     }
 
     /// Stops recording; what the window left allocated.
-    pub fn stop(&self) -> Result<Held> {
+    pub fn stop(&mut self) -> Result<Held> {
         let path = self.root.join("tracing_on");
-        match self.on.borrow_mut().take() {
+        match self.on.take() {
             Some(mut on) => on.write_all(b"0").map_err(|e| Error::file("write", &path, e))?,
             None => self.write("tracing_on", "0")?,
         }

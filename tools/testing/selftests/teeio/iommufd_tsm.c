@@ -225,7 +225,7 @@ static int accept_and_start(int ext, uint32_t vdev)
 	ret = tunnel(ext, vdev, TEEIO_TSM_REQ_OP_INFO, TEEIO_TSM_GUEST_GET_REPORT, 0, 4096, &report);
 	if (ret || report.tsm_code)
 		return ret ?: -EIO;
-	count = report_range(report.data, report.len, 0, &(uint64_t){0}, &(uint32_t){0});
+	count = report_range(report.data, report.len, 0, NULL, NULL);
 	for (int i = 0; i < count; i++) {
 		uint64_t addr = 0;
 		uint32_t pages = 0;

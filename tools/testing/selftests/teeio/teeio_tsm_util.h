@@ -171,7 +171,8 @@ static inline const char *steps_until(const char *last)
 
 /*
  * MMIO range @i of a TDISP interface report: its first page's address and
- * its page count. Returns the number of ranges, or -EIO for a short report.
+ * its page count (not read when @addr is NULL). Returns the number of
+ * ranges, or -EIO for a short report.
  */
 static inline int report_range(const uint8_t *report, size_t len, uint32_t i,
 			uint64_t *addr, uint32_t *pages)
@@ -181,7 +182,7 @@ static inline int report_range(const uint8_t *report, size_t len, uint32_t i,
 	if (len < 16)
 		return -EIO;
 	memcpy(&count, report + 12, 4);
-	if (i < count) {
+	if (addr && i < count) {
 		if (len < 16 + 16 * (size_t)(i + 1))
 			return -EIO;
 		memcpy(addr, report + 16 + 16 * i, 8);

@@ -72,7 +72,7 @@ static int map_all(struct outcome *o)
 	ret = guest(&report, 0, TEEIO_TSM_GUEST_GET_REPORT, TDI, 0, 4096);
 	if (ret)
 		return ret;
-	count = report_range(report.data, report.len, 0, &(uint64_t){0}, &(uint32_t){0});
+	count = report_range(report.data, report.len, 0, NULL, NULL);
 	for (int i = 0; i < count; i++) {
 		uint64_t addr = 0;
 		uint32_t pages = 0;
