@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! EMULATION: the firmware's one C-ABI entry (include/teeio/tsm_fw.h):
-//! checks and decodes a `struct teeio_tsm_fw_call`, runs it, and writes the
-//! result back.
+//! EMULATION: the firmware's C-ABI entries (include/teeio/tsm_fw.h): the
+//! call entry checks and decodes a `struct teeio_tsm_fw_call`, runs it, and
+//! writes the result back; the import entry takes private MMIO dma-bufs.
 
 use kernel::ffi::{c_long, c_void};
 use kernel::prelude::*;
@@ -59,6 +59,29 @@ pub(crate) unsafe extern "C" fn entry(firmware: *mut c_void, call: *mut teeio_ts
             call.ret = ret;
             abi::TEEIO_TSM_SUCCESS as c_long
         }
+        Err(status) => Status::code(status) as c_long,
+    }
+}
+
+/// The firmware's private MMIO import entry (`teeio_tsm_fw.import_mmio`).
+///
+/// # Safety
+///
+/// As for [`entry`]; `dmabuf` is a dma-buf the caller holds for the call.
+pub(crate) unsafe extern "C" fn import_mmio(
+    firmware: *mut c_void,
+    tvm: u64,
+    slot: u32,
+    gpa: u64,
+    dmabuf: *mut kernel::bindings::dma_buf,
+) -> c_long {
+    if firmware.is_null() {
+        return abi::TEEIO_TSM_ERR_INVALID_PARAM as c_long;
+    }
+    // SAFETY: per this function's contract.
+    let firmware = unsafe { &*firmware.cast::<Firmware>() };
+    match firmware.import_mmio(tvm, slot, gpa, dmabuf) {
+        Ok(()) => abi::TEEIO_TSM_SUCCESS as c_long,
         Err(status) => Status::code(status) as c_long,
     }
 }

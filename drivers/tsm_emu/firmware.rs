@@ -9,8 +9,16 @@
 //! private MMIO needs a locked TDI and a region matching a report range
 //! exactly; START needs the lock, every range accepted, and the lock's
 //! nonce, which only the firmware holds. Unbinding unmaps private MMIO,
-//! stops the TDI, drops its DMA and frees it, in that order.
+//! stops the TDI, drops its DMA and frees it, in that order. Once the host
+//! imported a private MMIO dma-buf for a TVM, the TVM maps private MMIO
+//! only from imported dma-bufs its exporter has not revoked.
+//!
+//! Lock order: a dma-buf's reservation lock (the importer's revocation
+//! callback), then the state lock. Imports are released outside it.
 
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use kernel::ffi::c_void;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 use kernel::new_mutex;
@@ -23,8 +31,8 @@ use crate::platform_edge::{random_bytes, KeyPort};
 use crate::requester::{Requester, REPORT_PORTION};
 use crate::tdi_state::TdiState;
 use crate::tdisp::{self, InterfaceId, LockInterfaceRequest, StartInterfaceRequest};
-use crate::teeio_bindings as abi;
-use crate::tvm::{Mapping, Region, Tvm};
+use crate::teeio_bindings::{self as abi, self as b};
+use crate::tvm::{Import, Mapping, Region, Slot, Tvm};
 
 /// Call status (TEEIO_TSM_ERR_*).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,10 +101,12 @@ struct State {
 }
 
 /// The emulated platform TSM.
-#[pin_data]
+#[pin_data(PinnedDrop)]
 pub(crate) struct Firmware {
     #[pin]
     state: Mutex<State>,
+    /// The platform device, the importer's device for dma-buf attachments.
+    device: AtomicPtr<kernel::bindings::device>,
 }
 
 /// Sub-stream, direction bits of the six keys of one stream (key set 0).
@@ -196,11 +206,124 @@ impl Firmware {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             state <- new_mutex!(State { tvms: KVec::new(), devices: KVec::new(), next_tvm: 1 }),
+            device: AtomicPtr::new(core::ptr::null_mut()),
         })
     }
 
-    /// Runs one call.
+    /// Names the platform device that announces the firmware.
+    pub(crate) fn set_device(&self, dev: *mut kernel::bindings::device) {
+        self.device.store(dev, Ordering::Release);
+    }
+
+    /// Releases the slots whose TDI was freed, one at a time outside the lock.
+    fn release_dead_slots(&self) {
+        loop {
+            let slot = self.state.lock().tvms.iter_mut().find_map(|t| t.take_dead_slot());
+            match slot {
+                Some(slot) => drop(slot),
+                None => return,
+            }
+        }
+    }
+
+    /// The host imports private MMIO dma-buf `dmabuf` for TVM `tvm` as slot
+    /// `id`, seen by the guest at `gpa` (include/teeio/tsm_fw.h).
+    pub(crate) fn import_mmio(&self, tvm: u64, id: u32, gpa: u64, dmabuf: *mut kernel::bindings::dma_buf) -> Result<(), Status> {
+        let dev = self.device.load(Ordering::Acquire);
+        if dev.is_null() || dmabuf.is_null() {
+            return Err(Status::InvalidParam);
+        }
+        let (mut hpa, mut len) = (0, 0);
+        let me: *const Self = self;
+        // SAFETY: `dev` is the registered platform device and `dmabuf` a
+        // dma-buf the caller holds; the import names this firmware, which
+        // releases every import before it goes.
+        let raw = unsafe { b::teeio_stage2_import(dev, dmabuf, me.cast_mut().cast(), &mut hpa, &mut len) };
+        if let Err(e) = kernel::error::from_err_ptr(raw) {
+            pr_warn!("EMULATED TSM: TVM {}: private MMIO slot {}: the dma-buf refused the secure stage-2 ({:?})\n", tvm, id, e);
+            return Err(Status::Denied);
+        }
+        let import = Import(raw);
+        let mut state = self.state.lock();
+        match Self::add_slot(&mut state, tvm, id, gpa, hpa, len, import) {
+            Ok(()) => Ok(()),
+            Err((status, import)) => {
+                drop(state);
+                drop(import);
+                Err(status)
+            }
+        }
+    }
+
+    fn add_slot(s: &mut State, tvm: u64, id: u32, gpa: u64, hpa: u64, len: u64, import: Import) -> Result<(), (Status, Import)> {
+        let refuse = |why: &str, status: Status, import: Import| {
+            pr_warn!("EMULATED TSM: TVM {}: private MMIO slot {} (host {:#x}+{:#x}) refused: {}\n", tvm, id, hpa, len, why);
+            Err((status, import))
+        };
+        // SAFETY: the import is live; its flag is set before a revocation
+        // takes the state lock, which we hold.
+        if unsafe { b::teeio_stage2_revoked(import.0) } {
+            return refuse("revoked", Status::InvalidState, import);
+        }
+        let owner = s.devices.iter().flat_map(|d| d.tdis.iter()).find(|t| {
+            t.tvm == Some(tvm) && t.ranges.iter().any(|r| r.hpa == hpa && r.len == len)
+        });
+        let Some(tdi) = owner.map(|t| (t.id, t.state)) else {
+            return refuse("no MMIO range of a TDI bound to the TVM", Status::InvalidAddress, import);
+        };
+        if tdi.1 != TdiState::ConfigLocked {
+            return refuse("the TDI is not CONFIG_LOCKED", Status::InvalidState, import);
+        }
+        let Ok(t) = s.tvm_mut(tvm) else {
+            return refuse("no such TVM", Status::InvalidParam, import);
+        };
+        let offered = t.regions.iter().any(|r| r.tdi == tdi.0 && r.covers(gpa, len) && r.hpa + (gpa - r.gpa) == hpa);
+        if !offered {
+            return refuse("the guest address is not where the range was offered", Status::InvalidAddress, import);
+        }
+        if t.slots.iter().any(|sl| !sl.dead && (sl.id == id || sl.hpa == hpa)) {
+            return refuse("slot or range imported already", Status::AlreadyAvailable, import);
+        }
+        if t.slots.reserve(1, GFP_KERNEL).is_err() {
+            return refuse("no memory", Status::NoMemory, import);
+        }
+        let slot = Slot { id, tdi: tdi.0, gpa, hpa, len, revoked: false, dead: false, import };
+        // Room was reserved: the push cannot fail.
+        let _ = t.slots.push_within_capacity(slot);
+        pr_info!("EMULATED TSM: TVM {}: private MMIO slot {}: dma-buf attached, host {:#x}+{:#x} at {:#x} for TDI {:#x}\n", tvm, id, hpa, len, gpa, tdi.0);
+        Ok(())
+    }
+
+    /// The exporter revoked an imported dma-buf: the secure stage-2 unmaps it.
+    fn revoked(&self, import: *mut b::teeio_stage2_import) {
+        let mut state = self.state.lock();
+        let s = &mut *state;
+        for t in s.tvms.iter_mut() {
+            let Some(slot) = t.slots.iter_mut().find(|sl| sl.import.0 == import && !sl.revoked) else {
+                continue;
+            };
+            slot.revoked = true;
+            let (id, tdi, hpa, len) = (slot.id, slot.tdi, slot.hpa, slot.len);
+            let handle = t.handle;
+            let unmapped = t.unmap_host_range(hpa, len);
+            for d in s.devices.iter_mut() {
+                if let Some(ctx) = d.tdi_mut(tdi) {
+                    ctx.ranges.iter_mut().filter(|r| r.hpa == hpa).for_each(|r| r.mapped = false);
+                }
+            }
+            pr_info!("EMULATED TSM: TVM {}: private MMIO slot {} revoked by its exporter: {} mappings unmapped\n", handle, id, unmapped);
+            return;
+        }
+    }
+
+    /// Runs one call, then releases what it freed.
     pub(crate) fn call(&self, c: Call<'_>) -> CallResult {
+        let result = self.call_locked(c);
+        self.release_dead_slots();
+        result
+    }
+
+    fn call_locked(&self, c: Call<'_>) -> CallResult {
         let host = c.caller == Caller::Host;
         if host != (c.fid < abi::TEEIO_TSM_GUEST_FID_BASE) {
             pr_warn!("EMULATED TSM: call {:#x} refused: wrong caller\n", c.fid);
@@ -244,7 +367,7 @@ impl Firmware {
 
     fn destroy_tvm(s: &mut State, c: Call<'_>) -> CallResult {
         let index = s.tvms.iter().position(|t| t.handle == c.tvm).ok_or(Status::InvalidParam)?;
-        if s.devices.iter().any(|d| d.tdis.iter().any(|t| t.tvm == Some(c.tvm))) {
+        if s.devices.iter().any(|d| d.tdis.iter().any(|t| t.tvm == Some(c.tvm))) || !s.tvms[index].slots.is_empty() {
             pr_warn!("EMULATED TSM: TVM {} still has bound TDIs\n", c.tvm);
             return Err(Status::InvalidState);
         }
@@ -549,7 +672,9 @@ impl Firmware {
         if dma || s.tvm_mut(c.tvm)?.iommu.contains(&c.tdi) {
             return Self::out_of_order(&c, "unbind", "DMA detach");
         }
-        s.tvm_mut(c.tvm)?.reclaim_tdi_regions(c.tdi);
+        let tvm = s.tvm_mut(c.tvm)?;
+        tvm.reclaim_tdi_regions(c.tdi);
+        tvm.kill_slots(c.tdi);
         let dev = s.device_mut(c.device)?;
         let index = dev.tdis.iter().position(|t| t.id == c.tdi).ok_or(Status::Failed)?;
         if state == TdiState::ConfigUnlocked {
@@ -640,6 +765,21 @@ impl Firmware {
         if range.mapped {
             return Err(Status::AlreadyAvailable);
         }
+        let tvm = s.tvm_mut(tvm_handle)?;
+        if !tvm.slots.is_empty() {
+            match tvm.slots.iter().find(|sl| !sl.dead && sl.hpa == hpa && sl.len == len && sl.gpa == gpa) {
+                Some(sl) if sl.revoked => {
+                    pr_warn!("EMULATED TSM: TVM {}: {:#x}+{:#x}: its private MMIO dma-buf was revoked\n", tvm_handle, gpa, len);
+                    return Err(Status::InvalidState);
+                }
+                Some(_) => (),
+                None => {
+                    pr_warn!("EMULATED TSM: TVM {}: {:#x}+{:#x}: no private MMIO dma-buf imported for it\n", tvm_handle, gpa, len);
+                    return Err(Status::InvalidAddress);
+                }
+            }
+        }
+        let range = s.owned_tdi(c.device, c.tdi, tvm_handle)?.ranges.iter_mut().find(|r| r.hpa == hpa && r.len == len).ok_or(Status::Failed)?;
         range.mapped = true;
         let tvm = s.tvm_mut(tvm_handle)?;
         if tvm.stage2.push(Mapping { tdi: c.tdi, gpa, hpa, len }, GFP_KERNEL).is_err() {
@@ -711,4 +851,26 @@ impl Firmware {
         }
         Ok(0)
     }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Firmware {
+    fn drop(self: Pin<&mut Self>) {
+        for t in self.state.lock().tvms.iter_mut() {
+            t.slots.iter_mut().for_each(|sl| sl.dead = true);
+        }
+        self.release_dead_slots();
+    }
+}
+
+/// The importer's revocation callback (stage2_edge.h).
+///
+/// # Safety
+///
+/// `firmware` is the live `Firmware` that made `import`.
+#[no_mangle]
+unsafe extern "C" fn teeio_tsm_emu_stage2_revoked(firmware: *mut c_void, import: *mut b::teeio_stage2_import) {
+    // SAFETY: per the contract; the firmware releases every import (which
+    // waits for this callback) before it goes.
+    unsafe { &*firmware.cast::<Firmware>() }.revoked(import);
 }

@@ -31,17 +31,22 @@ unsafe impl Sync for FirmwareDevice {}
 /// The firmware entry as the C ABI declares it.
 pub(crate) type Entry = unsafe extern "C" fn(*mut kernel::ffi::c_void, *mut teeio_tsm_fw_call) -> kernel::ffi::c_long;
 
+/// The private MMIO import entry as the C ABI declares it.
+pub(crate) type ImportEntry =
+    unsafe extern "C" fn(*mut kernel::ffi::c_void, u64, u32, u64, *mut bindings::dma_buf) -> kernel::ffi::c_long;
+
 impl FirmwareDevice {
-    /// Registers the device, its platform data naming `entry` and `firmware`.
+    /// Registers the device, its platform data naming the entries and `firmware`.
     ///
     /// # Safety
     ///
-    /// `firmware` must stay valid for `entry` until the returned value is dropped.
-    pub(crate) unsafe fn register(firmware: *const kernel::ffi::c_void, entry: Entry) -> Result<Self> {
+    /// `firmware` must stay valid for the entries until the returned value is dropped.
+    pub(crate) unsafe fn register(firmware: *const kernel::ffi::c_void, entry: Entry, import: ImportEntry) -> Result<Self> {
         let data = teeio_tsm_fw {
             abi_version: TEEIO_TSM_FW_ABI_VERSION,
             firmware: firmware.cast_mut(),
             call: Some(entry),
+            import_mmio: Some(import),
         };
         let info = bindings::platform_device_info {
             name: DEVICE_NAME.as_char_ptr(),
@@ -55,6 +60,14 @@ impl FirmwareDevice {
         let pdev = kernel::error::from_err_ptr(unsafe { bindings::platform_device_register_full(&info) })?;
         // INVARIANT: registered; the caller keeps `firmware` alive.
         Ok(Self { pdev: NonNull::new(pdev).ok_or(ENOMEM)? })
+    }
+}
+
+impl FirmwareDevice {
+    /// The device's `struct device`.
+    pub(crate) fn dev(&self) -> *mut bindings::device {
+        // SAFETY: registered per the type invariant.
+        unsafe { &raw mut (*self.pdev.as_ptr()).dev }
     }
 }
 

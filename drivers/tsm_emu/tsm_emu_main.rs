@@ -47,6 +47,7 @@ mod platform_edge;
 mod requester;
 mod tvm;
 
+
 use firmware::Firmware;
 use platform_edge::FirmwareDevice;
 
@@ -71,8 +72,9 @@ impl kernel::Module for TsmEmu {
         let firmware = KBox::pin_init(Firmware::new(), GFP_KERNEL)?;
         let ptr: *const Firmware = &*firmware;
         // SAFETY: the firmware is pinned and dropped after the device.
-        let device = unsafe { FirmwareDevice::register(ptr.cast(), abi::entry)? };
-        pr_info!("EMULATED platform TSM firmware up: device teeio-tsm-emu, call ABI version 1\n");
+        let device = unsafe { FirmwareDevice::register(ptr.cast(), abi::entry, abi::import_mmio)? };
+        firmware.set_device(device.dev());
+        pr_info!("EMULATED platform TSM firmware up: device teeio-tsm-emu, call ABI version 2\n");
         let doe_bench = KBox::pin_init(doe_bench::DoeBench::new(), GFP_KERNEL)?;
         Ok(Self { _doe_bench: doe_bench, _device: device, _firmware: firmware })
     }

@@ -17,8 +17,10 @@
 
 #include <linux/types.h>
 
+struct dma_buf;
+
 #define TEEIO_TSM_FW_DEVICE_NAME "teeio-tsm-emu"
-#define TEEIO_TSM_FW_ABI_VERSION 1
+#define TEEIO_TSM_FW_ABI_VERSION 2
 
 /**
  * enum teeio_tsm_fid - function ids
@@ -153,11 +155,22 @@ struct teeio_tsm_fw_call {
  * @abi_version: TEEIO_TSM_FW_ABI_VERSION
  * @firmware: first argument of @call
  * @call: the entry; returns a TEEIO_TSM_* status. Calls sleep.
+ * @import_mmio: the host hands TVM @tvm a private MMIO dma-buf, named
+ *	@slot, that the guest sees at @gpa; the secure stage-2 attaches to it
+ *	(dynamically: a revocation unmaps it) and maps it only when the guest
+ *	accepts that range. It must be exactly an MMIO range of a locked TDI
+ *	bound to @tvm. From the first import on, @tvm maps private MMIO only
+ *	from imported, unrevoked dma-bufs. Returns a TEEIO_TSM_* status.
+ *	EMULATION: on real platforms the private-MMIO memslot is KVM's
+ *	(KVM_MEM_VFIO_DMABUF in the upstream proposal) and KVM passes the TSM
+ *	host physical addresses; here the firmware holds the attachment.
  */
 struct teeio_tsm_fw {
 	__u32 abi_version;
 	void *firmware;
 	long (*call)(void *firmware, struct teeio_tsm_fw_call *call);
+	long (*import_mmio)(void *firmware, __u64 tvm, __u32 slot, __u64 gpa,
+			    struct dma_buf *dmabuf);
 };
 
 #endif /* _TEEIO_TSM_FW_H */

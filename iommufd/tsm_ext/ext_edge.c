@@ -3,6 +3,7 @@
  * The C edge of the iommufd TSM extension (see ext_edge.h).
  */
 #include <linux/anon_inodes.h>
+#include <linux/dma-buf.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/iommufd.h>
@@ -18,6 +19,7 @@
 #include "ext_edge.h"
 
 MODULE_IMPORT_NS("IOMMUFD");
+MODULE_IMPORT_NS("DMA_BUF");
 
 struct iommufd_ctx *teeio_ext_iommufd_get(int fd)
 {
@@ -135,6 +137,45 @@ int teeio_ext_vm_get(int fd, struct file **filep, struct kvm **vm)
 	*filep = file;
 	*vm = file->private_data;
 	return 0;
+}
+
+/*
+ * EMULATION of a private-MMIO memslot: hands emulated VM @vm_fd's TVM the
+ * dma-buf @dmabuf_fd through the host TSM bridge.
+ */
+int teeio_ext_emu_vm_import_mmio(int vm_fd, u32 slot, u64 gpa, u64 size,
+				 int dmabuf_fd)
+{
+	int (*import)(struct kvm *kvm, u32 slot, u64 gpa, struct dma_buf *dmabuf);
+	struct dma_buf *dmabuf;
+	struct file *file;
+	struct kvm *vm;
+	int rc;
+
+	rc = teeio_ext_vm_get(vm_fd, &file, &vm);
+	if (rc)
+		return rc;
+	dmabuf = dma_buf_get(dmabuf_fd);
+	if (IS_ERR(dmabuf)) {
+		rc = PTR_ERR(dmabuf);
+		goto out_vm;
+	}
+	if (dmabuf->size != size) {
+		rc = -EINVAL;
+		goto out_buf;
+	}
+	import = symbol_get(teeio_tsm_vm_import_mmio);
+	if (!import) {
+		rc = -ENODEV;
+		goto out_buf;
+	}
+	rc = import(vm, slot, gpa, dmabuf);
+	symbol_put(teeio_tsm_vm_import_mmio);
+out_buf:
+	dma_buf_put(dmabuf);
+out_vm:
+	fput(file);
+	return rc;
 }
 
 static ssize_t teeio_veventq_fop_read(struct file *file, char __user *buf,

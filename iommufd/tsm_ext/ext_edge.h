@@ -25,6 +25,8 @@ int teeio_ext_vfio_device_get(int fd, struct iommufd_ctx *ictx, u32 dev_id,
 int teeio_ext_vm_get(int fd, struct file **file, struct kvm **vm);
 void teeio_ext_file_put(struct file *file);
 struct file *teeio_ext_emu_vm_file(void);
+int teeio_ext_emu_vm_import_mmio(int vm_fd, u32 slot, u64 gpa, u64 size,
+				 int dmabuf_fd);
 struct file *teeio_ext_veventq_file(void *queue);
 ssize_t teeio_ext_guest_req(struct pci_dev *pdev, u32 scope, const void *in,
 			    size_t in_len, void *out, size_t out_len,

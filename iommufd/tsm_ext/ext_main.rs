@@ -70,6 +70,7 @@ const fn cmd(nr: u32) -> u32 {
 const ATTACH: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_ATTACH);
 const DESTROY: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_DESTROY);
 const EMU_VM_CREATE: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_EMU_VM_CREATE);
+const EMU_VM_SET_MEMORY_REGION: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_EMU_VM_SET_MEMORY_REGION);
 const VIOMMU_ALLOC: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_VIOMMU_ALLOC);
 const VDEVICE_ALLOC: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_VDEVICE_ALLOC);
 const VEVENTQ_ALLOC: u32 = cmd(b::teeio_iommufd_cmd_TEEIO_IOMMUFD_CMD_VEVENTQ_ALLOC);
@@ -91,6 +92,7 @@ impl MiscDevice for Extension {
             ATTACH => ("ATTACH", ioctl::attach(ctx, arg)),
             DESTROY => ("DESTROY", ioctl::destroy(ctx, arg)),
             EMU_VM_CREATE => ("EMU_VM_CREATE", ioctl::emu_vm_create(ctx, arg)),
+            EMU_VM_SET_MEMORY_REGION => ("EMU_VM_SET_MEMORY_REGION", ioctl::emu_vm_set_memory_region(ctx, arg)),
             VIOMMU_ALLOC => ("VIOMMU_ALLOC", ioctl::viommu_alloc(ctx, arg)),
             VDEVICE_ALLOC => ("VDEVICE_ALLOC", ioctl::vdevice_alloc(ctx, arg)),
             VEVENTQ_ALLOC => ("VEVENTQ_ALLOC", ioctl::veventq_alloc(ctx, arg)),

@@ -59,6 +59,25 @@ pub(crate) fn emu_vm_create(ctx: &Context, arg: usize) -> Result<isize> {
     Ok(0)
 }
 
+pub(crate) fn emu_vm_set_memory_region(ctx: &Context, arg: usize) -> Result<isize> {
+    let cmd = Cmd::<b::teeio_emu_vm_memory_region>::read(arg, end_of!(b::teeio_emu_vm_memory_region, dmabuf_offset))?;
+    let r = &cmd.val;
+    if r.flags != b::TEEIO_MEM_VFIO_DMABUF {
+        dev_info!(ctx.dev, "EMU_VM_SET_MEMORY_REGION: flags {:#x}: only TEEIO_MEM_VFIO_DMABUF regions\n", r.flags);
+        return Err(EOPNOTSUPP);
+    }
+    zero(&[r.__reserved])?;
+    if r.dmabuf_offset != 0 || r.memory_size == 0 {
+        dev_info!(ctx.dev, "EMU_VM_SET_MEMORY_REGION: a whole dma-buf, offset 0\n");
+        return Err(EINVAL);
+    }
+    // SAFETY: plain call on plain values.
+    let rc = unsafe { b::teeio_ext_emu_vm_import_mmio(r.vm_fd, r.slot, r.guest_phys_addr, r.memory_size, r.dmabuf_fd) };
+    kernel::error::to_result(rc)?;
+    dev_info!(ctx.dev, "EMULATION: VM private MMIO slot {} at {:#x}: dma-buf handed to the TVM\n", r.slot, r.guest_phys_addr);
+    Ok(0)
+}
+
 pub(crate) fn viommu_alloc(ctx: &Context, arg: usize) -> Result<isize> {
     let mut cmd = Cmd::<b::teeio_viommu_alloc>::read(arg, end_of!(b::teeio_viommu_alloc, out_viommu_id))?;
     zero(&[cmd.val.flags, cmd.val.__reserved])?;

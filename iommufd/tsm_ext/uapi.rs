@@ -93,6 +93,7 @@ plain!(
     b::teeio_iommufd_attach,
     b::teeio_iommufd_destroy,
     b::teeio_emu_vm_create,
+    b::teeio_emu_vm_memory_region,
     b::teeio_viommu_alloc,
     b::teeio_vdevice_alloc,
     b::teeio_veventq_alloc,

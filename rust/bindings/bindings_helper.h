@@ -18,7 +18,12 @@
 #include "../../include/teeio/tsm_fw.h"
 #include "../../include/uapi/linux/teeio_tsm.h"
 
-/* The host TSM bridge's C edge. */
+/* The emulated TSM's importer edge. */
+#include "../../drivers/tsm_emu/stage2_edge.h"
+
+/* The host TSM bridge's C edge and kAPI. */
+#include "../../include/teeio/tsm_bridge.h"
+
 #include "../../tsm/host_bridge/pci_tsm_glue.h"
 
 /* The IOASID core's ABI and C edge. */
@@ -26,3 +31,7 @@
 
 /* The iommufd TSM extension's uAPI and C edge. */
 #include "../../iommufd/tsm_ext/ext_edge.h"
+
+/* The VFIO variant driver's uAPI and C edge. */
+#include "../../include/uapi/linux/teeio_vfio.h"
+#include "../../vfio/vfio_edge.h"

@@ -73,6 +73,8 @@ pub(crate) trait TsmBackend: Send + Sync {
     fn unbind(&self, tvm: u64, t: Target) -> Result<(), TsmError>;
     /// A TVM's request for its TDI; the bytes written to `out`.
     fn guest(&self, tvm: u64, t: Target, service: GuestService, out: &mut [u8]) -> Result<usize, TsmError>;
+    /// Hands the TVM a private MMIO dma-buf to map at `gpa` once accepted.
+    fn import_mmio(&self, tvm: u64, slot: u32, gpa: u64, dmabuf: *mut kernel::bindings::dma_buf) -> Result<(), TsmError>;
 }
 
 /// Host errno of an emulated TSM status.
@@ -178,6 +180,22 @@ impl EmulatedTsm {
 }
 
 impl TsmBackend for EmulatedTsm {
+    fn import_mmio(&self, tvm: u64, slot: u32, gpa: u64, dmabuf: *mut kernel::bindings::dma_buf) -> Result<(), TsmError> {
+        // SAFETY: by the type invariant `fw` is valid; the caller holds
+        // `dmabuf` for the call.
+        let status = unsafe {
+            let fw = &*self.fw;
+            match fw.import_mmio {
+                Some(import) => import(fw.firmware, tvm, slot, gpa, dmabuf) as i64,
+                None => i64::from(abi::TEEIO_TSM_ERR_NOT_SUPPORTED),
+            }
+        };
+        match status {
+            0 => Ok(()),
+            s => Err(TsmError { errno: errno_of(s), tsm_code: s }),
+        }
+    }
+
     fn create_tvm(&self) -> Result<u64, TsmError> {
         self.host(abi::teeio_tsm_fid_TEEIO_TSM_CREATE_TVM, 0, None, [0; 3])
     }

@@ -116,10 +116,11 @@ extern "C" fn teeio_bridge_attach(_dev: *mut bindings::device, fw: *const b::tee
     };
     let this: *const Bridge = &*bridge;
     let steps = (|| -> Result<KVec<Notifier>> {
-        let mut steps = KVec::with_capacity(3, GFP_KERNEL)?;
+        let mut steps = KVec::with_capacity(4, GFP_KERNEL)?;
         steps.push(teardown::register::<{ teardown::DEVICE }>(this, None)?, GFP_KERNEL)?;
         steps.push(teardown::register::<{ teardown::IOMMU }>(this, None)?, GFP_KERNEL)?;
         steps.push(teardown::register::<{ teardown::LAST }>(this, None)?, GFP_KERNEL)?;
+        steps.push(teardown::register::<{ teardown::MMIO_RECOVER }>(this, None)?, GFP_KERNEL)?;
         Ok(steps)
     })();
     match steps {
@@ -223,11 +224,15 @@ fn mem_bars(pdev: *mut bindings::pci_dev) -> KVec<(u64, u64)> {
 }
 
 /// A VM's first bind: its TVM, its IOASID set (token: the VM cookie) and
-/// the set's CPU teardown subscriber, registered before the set exists.
-fn new_tvm(bridge: &Bridge, vm: usize) -> Result<(u64, u32, Notifier), TsmError> {
+/// the set's CPU teardown subscribers, registered before the set exists,
+/// the MMIO revoke before the unmap.
+fn new_tvm(bridge: &Bridge, vm: usize) -> Result<(u64, u32, teardown::CpuSteps), TsmError> {
     let tsm = &bridge.backend;
     let tvm = tsm.create_tvm()?;
-    let made = teardown::register::<{ teardown::CPU }>(bridge, Some(vm as u64)).and_then(|cpu| {
+    let token = Some(vm as u64);
+    let cpu = teardown::register::<{ teardown::MMIO_REVOKE }>(bridge, token)
+        .and_then(|revoke| Ok((revoke, teardown::register::<{ teardown::CPU }>(bridge, token)?)));
+    let made = cpu.and_then(|cpu| {
         let mut set = 0;
         // SAFETY: plain call; `set` is a valid output.
         match unsafe { b::teeio_ioasid_set_alloc(vm as u64, TDIS_PER_TVM, &mut set) } {
@@ -320,9 +325,14 @@ extern "C" fn teeio_bridge_bind(
         undo_tvm(&mut tvms);
         return refused(pdev, "bind", e);
     }
+    let mut made = None;
     let recorded = (|| -> Result {
         tvms.get(vm).ok_or(ENOENT)?.tdis.reserve(1, GFP_KERNEL)?;
-        let binding = Arc::new(Binding::new(tvm, t), GFP_KERNEL)?;
+        let binding = Arc::new(Binding::new(tvm, t, pdev), GFP_KERNEL)?;
+        // SAFETY: `pdev` is the device being bound.
+        let exporter = unsafe { b::teeio_bridge_exporter_notify(pdev, b::teeio_bridge_exporter_event_TEEIO_BRIDGE_EXPORTER_LOCKED) };
+        binding.exporter.store(exporter, Ordering::SeqCst);
+        made = Some(binding.clone());
         let ioasid = bind_ioasid(set, tdi_id, &binding)?;
         // Room was reserved: the push cannot fail.
         tvms.get(vm).ok_or(ENOENT)?.tdis.push(Bound { tdi: t.tdi, ioasid, binding }, GFP_KERNEL)?;
@@ -330,7 +340,10 @@ extern "C" fn teeio_bridge_bind(
     })();
     if let Err(e) = recorded {
         dev_warn!(dev_of(pdev), "bind: no IOASID for TDI {:#x}: {:?}\n", tdi_id, e);
-        teardown::tear_down_now(tsm, &Binding::new(tvm, t));
+        match made {
+            Some(binding) => teardown::tear_down_now(tsm, &binding),
+            None => teardown::tear_down_now(tsm, &Binding::new(tvm, t, pdev)),
+        }
         undo_tvm(&mut tvms);
         return e.to_errno();
     }
@@ -370,15 +383,18 @@ extern "C" fn teeio_bridge_unbind(
     let t = target(pdev);
     let mut tvms = bridge.tvms.lock();
     let set = tvms.get(vm).map(|e| e.set);
-    if let (Some(set), Some(bound)) = (set, tvms.take_tdi(vm, t.tdi)) {
+    let bound = tvms.take_tdi(vm, t.tdi);
+    if let (Some(set), Some(bound)) = (set, &bound) {
         // SAFETY: plain calls into the IOASID core on the bridge's IOASID.
         unsafe { b::teeio_ioasid_notify(set, bound.ioasid, b::teeio_ioasid_event_TEEIO_IOASID_UNBIND) };
         // SAFETY: as above.
         unsafe { b::teeio_ioasid_free(set, bound.ioasid) };
     }
-    // Every step queued for this TDI (by this unbind or earlier) has run.
+    // Every step queued for this TDI (by this unbind or earlier) has run;
+    // the last of them (`mmio-recover`) still used the record.
     // SAFETY: plain call.
     unsafe { b::teeio_ioasid_flush() };
+    drop(bound);
     if let Some(gone) = tvms.put(vm) {
         undo(bridge, pdev, gone);
     }
@@ -402,6 +418,33 @@ extern "C" fn teeio_bridge_vm_release(bridge: *mut c_void, kvm: *mut b::kvm) -> 
     pr_info!("VM released before unbind: TVM {}'s IOASID set {} freed\n", e.tvm, e.set);
     // SAFETY: the bridge's set; free always succeeds.
     unsafe { b::teeio_ioasid_set_free(e.set) }
+}
+
+/// A VMM hands VM `kvm`'s TVM a private MMIO dma-buf (the stand-in for
+/// KVM's private-MMIO memslot).
+#[no_mangle]
+extern "C" fn teeio_bridge_import_mmio(
+    bridge: *mut c_void,
+    kvm: *mut b::kvm,
+    slot: u32,
+    gpa: u64,
+    dmabuf: *mut bindings::dma_buf,
+) -> c_int {
+    let bridge = bridge_ref(bridge);
+    let tvm = match bridge.tvms.lock().get(kvm as usize) {
+        Some(e) if !e.released => e.tvm,
+        _ => return ENOENT.to_errno(),
+    };
+    match bridge.backend.import_mmio(tvm, slot, gpa, dmabuf) {
+        Ok(()) => {
+            pr_info!("TVM {}: private MMIO slot {} at {:#x} imported\n", tvm, slot, gpa);
+            0
+        }
+        Err(e) => {
+            pr_info!("TVM {}: private MMIO slot {} refused: TSM status {}\n", tvm, slot, e.tsm_code);
+            e.errno.to_errno()
+        }
+    }
 }
 
 /// The TVM's STOP_INTERFACE, or a TDI found in ERROR: the ordered teardown

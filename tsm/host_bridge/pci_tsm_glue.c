@@ -325,6 +325,108 @@ int teeio_tsm_vm_release(struct kvm *kvm)
 }
 EXPORT_SYMBOL_GPL(teeio_tsm_vm_release);
 
+int teeio_tsm_vm_import_mmio(struct kvm *kvm, u32 slot, u64 gpa,
+			     struct dma_buf *dmabuf)
+{
+	struct teeio_bridge_dev *bdev;
+	int rc = -ENOENT;
+
+	guard(mutex)(&teeio_bridges_lock);
+	list_for_each_entry(bdev, &teeio_bridges, node) {
+		rc = teeio_bridge_import_mmio(bdev->bridge, kvm, slot, gpa, dmabuf);
+		if (rc != -ENOENT)
+			break;
+	}
+	return rc;
+}
+EXPORT_SYMBOL_GPL(teeio_tsm_vm_import_mmio);
+
+/**
+ * struct teeio_mmio_exporter - a device's registered MMIO exporter
+ * @node: in teeio_mmio_exporters
+ * @pdev: the device
+ * @ops: its callbacks
+ * @data: their argument
+ */
+struct teeio_mmio_exporter {
+	struct list_head node;
+	struct pci_dev *pdev;
+	const struct teeio_tsm_mmio_exporter_ops *ops;
+	void *data;
+};
+
+/* The registered exporters; held across their callbacks. */
+static LIST_HEAD(teeio_mmio_exporters);
+static DEFINE_MUTEX(teeio_mmio_exporters_lock);
+
+static struct teeio_mmio_exporter *teeio_mmio_exporter_find(struct pci_dev *pdev)
+{
+	struct teeio_mmio_exporter *e;
+
+	lockdep_assert_held(&teeio_mmio_exporters_lock);
+	list_for_each_entry(e, &teeio_mmio_exporters, node)
+		if (e->pdev == pdev)
+			return e;
+	return NULL;
+}
+
+int teeio_tsm_mmio_exporter_register(struct pci_dev *pdev,
+				     const struct teeio_tsm_mmio_exporter_ops *ops,
+				     void *data)
+{
+	struct teeio_mmio_exporter *e;
+
+	guard(mutex)(&teeio_mmio_exporters_lock);
+	if (teeio_mmio_exporter_find(pdev))
+		return -EEXIST;
+	if (pdev->tsm && READ_ONCE(pdev->tsm->tdi)) {
+		pci_info(pdev, "MMIO exporter refused: the TDI is bound already\n");
+		return -EBUSY;
+	}
+	e = kzalloc_obj(*e);
+	if (!e)
+		return -ENOMEM;
+	*e = (struct teeio_mmio_exporter){ .pdev = pdev, .ops = ops, .data = data };
+	list_add_tail(&e->node, &teeio_mmio_exporters);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(teeio_tsm_mmio_exporter_register);
+
+void teeio_tsm_mmio_exporter_unregister(struct pci_dev *pdev)
+{
+	struct teeio_mmio_exporter *e;
+
+	guard(mutex)(&teeio_mmio_exporters_lock);
+	e = teeio_mmio_exporter_find(pdev);
+	if (!e)
+		return;
+	list_del(&e->node);
+	kfree(e);
+}
+EXPORT_SYMBOL_GPL(teeio_tsm_mmio_exporter_unregister);
+
+bool teeio_bridge_exporter_notify(struct pci_dev *pdev, u32 event)
+{
+	struct teeio_mmio_exporter *e;
+
+	guard(mutex)(&teeio_mmio_exporters_lock);
+	e = teeio_mmio_exporter_find(pdev);
+	if (!e)
+		return false;
+	switch (event) {
+	case TEEIO_BRIDGE_EXPORTER_LOCKED:
+		e->ops->locked(e->data);
+		break;
+	case TEEIO_BRIDGE_EXPORTER_REVOKE:
+		e->ops->revoke(e->data);
+		break;
+	default:
+		e->ops->recover(e->data);
+		break;
+	}
+	return true;
+}
+
 int teeio_bridge_driver_register(void)
 {
 	return platform_driver_register(&teeio_fw_driver);

@@ -21,6 +21,8 @@ int teeio_bridge_bind(void *bridge, struct pci_dev *pdev, struct kvm *kvm,
 void teeio_bridge_unbind(void *bridge, struct pci_dev *pdev, struct kvm *kvm,
 			 u32 tdi_id, u64 tvm);
 int teeio_bridge_vm_release(void *bridge, struct kvm *kvm);
+int teeio_bridge_import_mmio(void *bridge, struct kvm *kvm, u32 slot, u64 gpa,
+			     struct dma_buf *dmabuf);
 ssize_t teeio_bridge_guest_req(void *bridge, struct pci_dev *pdev, u64 tvm,
 			       u32 tdi_id, u32 scope, const void *in,
 			       size_t in_len, void *out, size_t out_len,
@@ -38,5 +40,14 @@ u32 teeio_bridge_root_port_id(struct pci_dev *pdev);
 void teeio_bridge_set_ide(struct pci_dev *pdev, struct pci_ide *ide);
 struct pci_ide *teeio_bridge_take_ide(struct pci_dev *pdev);
 struct pci_dev *teeio_bridge_dsm_dev(struct pci_dev *pdev);
+
+/* What teeio_bridge_exporter_notify() tells a device's MMIO exporter. */
+enum teeio_bridge_exporter_event {
+	TEEIO_BRIDGE_EXPORTER_LOCKED,
+	TEEIO_BRIDGE_EXPORTER_REVOKE,
+	TEEIO_BRIDGE_EXPORTER_RECOVER,
+};
+/* Tells @pdev's MMIO exporter; false when it has none. */
+bool teeio_bridge_exporter_notify(struct pci_dev *pdev, u32 event);
 
 #endif /* _TEEIO_PCI_TSM_GLUE_H */

@@ -13,6 +13,12 @@
 //! - IOMMU: drop the TDI from the TVM's trusted IOMMU context;
 //! - LAST: free the TDI's context in the platform TSM.
 //!
+//! A TDI whose device has an MMIO exporter (include/teeio/tsm_bridge.h, the
+//! VFIO variant driver) has two more: `mmio-revoke` (CPU, per set, before
+//! the unmap: the exporter revokes its dma-bufs and the secure stage-2,
+//! their importer, unmaps them) and `mmio-recover` (LAST, system-wide, so
+//! after the TDI is freed: the dma-bufs may be used shared again).
+//!
 //! Every path (host unbind, guest stop, device error, VM release before
 //! unbind, TSM unregister and rmmod through the PCI/TSM core's unbind) goes
 //! through these four.
@@ -30,11 +36,27 @@ pub(crate) const CPU: u32 = b::teeio_ioasid_prio_TEEIO_IOASID_PRIO_CPU;
 pub(crate) const DEVICE: u32 = b::teeio_ioasid_prio_TEEIO_IOASID_PRIO_DEVICE;
 pub(crate) const IOMMU: u32 = b::teeio_ioasid_prio_TEEIO_IOASID_PRIO_IOMMU;
 pub(crate) const LAST: u32 = b::teeio_ioasid_prio_TEEIO_IOASID_PRIO_LAST;
+/// Step ids beyond the four priorities: the MMIO exporter's two steps.
+pub(crate) const MMIO_REVOKE: u32 = 4;
+pub(crate) const MMIO_RECOVER: u32 = 5;
+
+/// The IOASID priority of step `step`.
+const fn priority(step: u32) -> u32 {
+    match step {
+        MMIO_REVOKE => CPU,
+        MMIO_RECOVER => LAST,
+        s => s,
+    }
+}
 
 /// What the teardown needs to know about a bound TDI.
 pub(crate) struct Binding {
     pub(crate) tvm: u64,
     pub(crate) target: Target,
+    /// The TDI's function.
+    pub(crate) pdev: *mut kernel::bindings::pci_dev,
+    /// Its MMIO exporter was told of the bind: the MMIO steps run.
+    pub(crate) exporter: AtomicBool,
     /// The TVM asked to stop: the DEVICE step is its STOP_INTERFACE.
     pub(crate) guest_stop: AtomicBool,
     /// The DEVICE step's platform TSM status (0 when it stopped).
@@ -43,15 +65,23 @@ pub(crate) struct Binding {
     held: AtomicU32,
 }
 
-// SAFETY: `target.dsm` is a pci_dev the PCI/TSM core keeps alive while the
-// TDI is bound; unbind waits for the teardown before it returns.
+// SAFETY: `target.dsm` and `pdev` are pci_devs the PCI/TSM core keeps
+// alive while the TDI is bound; unbind waits for the teardown before it returns.
 unsafe impl Send for Binding {}
 // SAFETY: as above; the rest is atomics and plain values.
 unsafe impl Sync for Binding {}
 
 impl Binding {
-    pub(crate) fn new(tvm: u64, target: Target) -> Self {
-        Self { tvm, target, guest_stop: AtomicBool::new(false), device_status: AtomicI64::new(0), held: AtomicU32::new(0) }
+    pub(crate) fn new(tvm: u64, target: Target, pdev: *mut kernel::bindings::pci_dev) -> Self {
+        Self {
+            tvm,
+            target,
+            pdev,
+            exporter: AtomicBool::new(false),
+            guest_stop: AtomicBool::new(false),
+            device_status: AtomicI64::new(0),
+            held: AtomicU32::new(0),
+        }
     }
 }
 
@@ -72,6 +102,9 @@ impl Drop for Notifier {
     }
 }
 
+/// A set's CPU subscribers, in their order: `mmio-revoke`, `stage2-unmap`.
+pub(crate) type CpuSteps = (Notifier, Notifier);
+
 /// Registers the step `STEP` for `bridge`: system-wide, or for the set of
 /// the VM with cookie `token`.
 pub(crate) fn register<const STEP: u32>(bridge: *const Bridge, token: Option<u64>) -> Result<Notifier> {
@@ -79,11 +112,13 @@ pub(crate) fn register<const STEP: u32>(bridge: *const Bridge, token: Option<u64
         CPU => c"stage2-unmap",
         DEVICE => c"tdi-stop",
         IOMMU => c"trusted-dma-detach",
+        MMIO_REVOKE => c"mmio-revoke",
+        MMIO_RECOVER => c"mmio-recover",
         _ => c"tdi-free",
     };
     let desc = teeio_ioasid_subscriber {
         name: name.as_char_ptr(),
-        priority: STEP,
+        priority: priority(STEP),
         atomic: Some(on_event::<STEP>),
         deferred: Some(tear_down::<STEP>),
         data: bridge.cast_mut().cast(),
@@ -107,6 +142,9 @@ unsafe extern "C" fn on_event<const STEP: u32>(ev: *const teeio_ioasid_event_dat
         return 0;
     };
     let bit = 1 << STEP;
+    if matches!(STEP, MMIO_REVOKE | MMIO_RECOVER) && !binding.exporter.load(SeqCst) {
+        return 0;
+    }
     match ev.event {
         b::teeio_ioasid_event_TEEIO_IOASID_BIND => {
             // SAFETY: called from an atomic handler, as required.
@@ -135,6 +173,8 @@ pub(crate) fn step(tsm: &impl TsmBackend, binding: &Binding, step: u32) -> Resul
         ),
         DEVICE => (tsm.stop(tvm, t), "DEVICE: STOP_INTERFACE"),
         IOMMU => (tsm.detach_dma(tvm, t), "IOMMU: trusted DMA detached"),
+        MMIO_REVOKE => (exporter_notify(binding, b::teeio_bridge_exporter_event_TEEIO_BRIDGE_EXPORTER_REVOKE), "CPU: MMIO dma-bufs revoked"),
+        MMIO_RECOVER => (exporter_notify(binding, b::teeio_bridge_exporter_event_TEEIO_BRIDGE_EXPORTER_RECOVER), "LAST: MMIO dma-bufs recovered"),
         _ => (tsm.unbind(tvm, t), "LAST: TDI freed"),
     };
     if step == DEVICE {
@@ -147,6 +187,13 @@ pub(crate) fn step(tsm: &impl TsmBackend, binding: &Binding, step: u32) -> Resul
     result
 }
 
+/// Tells the TDI's MMIO exporter `event`; it may have gone meanwhile.
+fn exporter_notify(binding: &Binding, event: u32) -> Result<(), TsmError> {
+    // SAFETY: `pdev` is alive while the TDI is bound (see `Binding`).
+    unsafe { b::teeio_bridge_exporter_notify(binding.pdev, event) };
+    Ok(())
+}
+
 /// Deferred handler: the step, then the reference put; LAST also drops
 /// the IOASID's reference to the binding.
 unsafe extern "C" fn tear_down<const STEP: u32>(ev: *const teeio_ioasid_event_data, data: *mut c_void) -> c_int {
@@ -154,7 +201,9 @@ unsafe extern "C" fn tear_down<const STEP: u32>(ev: *const teeio_ioasid_event_da
     // (waiting for queued calls) before it goes.
     let (ev, bridge) = unsafe { (&*ev, &*data.cast::<Bridge>()) };
     let binding = ev.private.cast::<Binding>().cast_const();
-    // SAFETY: LAST runs after every other step of this IOASID.
+    // SAFETY: `tdi-free` drops the IOASID's reference after every other
+    // step but `mmio-recover`; the bridge's bound record keeps another
+    // until the unbind that drops it has flushed the queue.
     let rc = match step(&bridge.backend, unsafe { &*binding }, STEP) {
         Ok(()) => 0,
         Err(e) => e.errno.to_errno(),
@@ -168,9 +217,12 @@ unsafe extern "C" fn tear_down<const STEP: u32>(ev: *const teeio_ioasid_event_da
     rc
 }
 
-/// The four steps in order, for a TDI whose IOASID never got bound.
+/// The steps in order, for a TDI whose IOASID never got bound.
 pub(crate) fn tear_down_now(tsm: &impl TsmBackend, binding: &Binding) {
-    for s in [CPU, DEVICE, IOMMU, LAST] {
-        let _ = step(tsm, binding, s);
+    let mmio = binding.exporter.load(SeqCst);
+    for s in [MMIO_REVOKE, CPU, DEVICE, IOMMU, LAST, MMIO_RECOVER] {
+        if mmio || !matches!(s, MMIO_REVOKE | MMIO_RECOVER) {
+            let _ = step(tsm, binding, s);
+        }
     }
 }

@@ -3,14 +3,14 @@
 //! Which platform TSM TVM stands for which VM, and which TDIs each has
 //! bound: the PCI/TSM core names a VM by its `struct kvm` pointer, an
 //! opaque cookie here. The bridge creates a TVM (and its IOASID set, with
-//! the CPU teardown subscriber) at a VM's first bind and destroys them
+//! the CPU teardown subscribers) at a VM's first bind and destroys them
 //! after its last unbind.
 
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use crate::backend::TsmError;
-use crate::teardown::{Binding, Notifier};
+use crate::teardown::{Binding, CpuSteps};
 
 /// A bound TDI: its IOASID and teardown record.
 pub(crate) struct Bound {
@@ -32,8 +32,8 @@ pub(crate) struct Tvm {
     binds: u32,
     /// The VM released its set before unbinding.
     pub(crate) released: bool,
-    /// The CPU teardown subscriber of the set.
-    cpu: Option<Notifier>,
+    /// The CPU teardown subscribers of the set.
+    cpu: Option<CpuSteps>,
     pub(crate) tdis: KVec<Bound>,
 }
 
@@ -42,7 +42,7 @@ pub(crate) struct Gone {
     pub(crate) tvm: u64,
     pub(crate) set: u32,
     pub(crate) released: bool,
-    pub(crate) cpu: Option<Notifier>,
+    pub(crate) cpu: Option<CpuSteps>,
 }
 
 /// The VM to TVM table.
@@ -60,12 +60,12 @@ fn no_memory<T>(_: T) -> TsmError {
 }
 
 impl TvmTable {
-    /// The TVM of `vm`, made by `create` (TVM, set, CPU subscriber) at its
+    /// The TVM of `vm`, made by `create` (TVM, set, CPU subscribers) at its
     /// first bind; counts a bind.
     pub(crate) fn get_or_create(
         &mut self,
         vm: usize,
-        create: impl FnOnce() -> Result<(u64, u32, Notifier), TsmError>,
+        create: impl FnOnce() -> Result<(u64, u32, CpuSteps), TsmError>,
     ) -> Result<&mut Tvm, TsmError> {
         if let Some(i) = self.entries.iter().position(|e| e.vm == vm) {
             self.entries[i].binds += 1;

@@ -38,6 +38,7 @@ enum teeio_iommufd_cmd {
 	TEEIO_IOMMUFD_CMD_ATTACH = 0x80,
 	TEEIO_IOMMUFD_CMD_DESTROY = 0x81,
 	TEEIO_IOMMUFD_CMD_EMU_VM_CREATE = 0x82,
+	TEEIO_IOMMUFD_CMD_EMU_VM_SET_MEMORY_REGION = 0x83,
 	TEEIO_IOMMUFD_CMD_VIOMMU_ALLOC = 0x90,
 	TEEIO_IOMMUFD_CMD_VDEVICE_ALLOC = 0x91,
 	TEEIO_IOMMUFD_CMD_VEVENTQ_ALLOC = 0x93,
@@ -55,7 +56,7 @@ enum teeio_iommufd_cmd {
  * @__reserved: must be 0
  *
  * Once per extension file (-EBUSY the second time). Every other command
- * but TEEIO_IOMMUFD_EMU_VM_CREATE needs it first (-ENXIO).
+ * but the EMU_VM commands need it first (-ENXIO).
  */
 struct teeio_iommufd_attach {
 	__u32 size;
@@ -97,6 +98,47 @@ struct teeio_emu_vm_create {
 	__u32 __reserved;
 };
 #define TEEIO_IOMMUFD_EMU_VM_CREATE _IO(TEEIO_IOMMUFD_TYPE, TEEIO_IOMMUFD_CMD_EMU_VM_CREATE)
+
+/* The memory region is a VFIO dma-buf (private MMIO). */
+#define TEEIO_MEM_VFIO_DMABUF (1U << 0)
+
+/**
+ * struct teeio_emu_vm_memory_region - TEEIO_IOMMUFD_EMU_VM_SET_MEMORY_REGION
+ * @size: sizeof(struct teeio_emu_vm_memory_region)
+ * @flags: TEEIO_MEM_VFIO_DMABUF, required
+ * @vm_fd: a file from TEEIO_IOMMUFD_EMU_VM_CREATE
+ * @slot: the VM's name for the region; one dma-buf per slot
+ * @guest_phys_addr: where the guest sees it: where the host TSM offered
+ *	the TDI's MMIO range to the TVM (the host physical address, in this
+ *	emulation)
+ * @memory_size: the dma-buf's size
+ * @dmabuf_fd: a TDI MMIO dma-buf (TEEIO_VFIO_DEVICE_FEATURE_TDI_DMA_BUF,
+ *	<linux/teeio_vfio.h>)
+ * @__reserved: must be 0
+ * @dmabuf_offset: must be 0
+ *
+ * EMULATION of KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_VFIO_DMABUF (the
+ * upstream private-MMIO proposal): hands the VM's TVM the dma-buf of one
+ * MMIO range of a locked TDI. The platform's secure stage-2 attaches to it
+ * and maps it when the guest accepts the range; a revocation unmaps it.
+ * The TVM must exist (a TDI bound for the VM: -ENOENT otherwise); the
+ * range must be an MMIO range of a locked TDI of that TVM (-EADDRNOTAVAIL),
+ * not imported before (-EEXIST); a revoked dma-buf is -EACCES. From the
+ * first region on, the TVM maps private MMIO only from such regions. The
+ * TVM holds the dma-buf until the TDI is freed. Needs no ATTACH.
+ */
+struct teeio_emu_vm_memory_region {
+	__u32 size;
+	__u32 flags;
+	__s32 vm_fd;
+	__u32 slot;
+	__u64 guest_phys_addr;
+	__u64 memory_size;
+	__s32 dmabuf_fd;
+	__u32 __reserved;
+	__u64 dmabuf_offset;
+};
+#define TEEIO_IOMMUFD_EMU_VM_SET_MEMORY_REGION _IO(TEEIO_IOMMUFD_TYPE, TEEIO_IOMMUFD_CMD_EMU_VM_SET_MEMORY_REGION)
 
 /**
  * enum teeio_viommu_type - vIOMMU types

@@ -7,7 +7,14 @@
 
 out=/dev/ttyS1
 selftests=$(ls /teeio/selftests)
-total=$(grep -c . /teeio/kunit.modules)
+cp /teeio/kunit.modules /tmp/kunit.modules
+# teeio.tests=NAME on the kernel command line runs that kselftest alone.
+only=$(sed -n 's/.*teeio\.tests=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$only" ]; then
+	selftests=$only
+	: >/tmp/kunit.modules
+fi
+total=$(grep -c . /tmp/kunit.modules)
 for t in $selftests; do total=$((total + 1)); done
 
 indent() { sed 's/^/    /'; }
@@ -21,13 +28,18 @@ n=0
 
 # KUnit suites run when their module loads; debugfs keeps each suite's KTAP
 # until the module goes away.
-# Each line: a module and its parameters.
+# Each line: a module and its parameters; "needs=a,b" loads modules a and
+# b first (their own suites, if any, are not counted) and unloads them after.
 while read -r m params; do
 	[ -n "$m" ] || continue
 	n=$((n + 1))
+	needs=
+	case "$params" in needs=*) needs=$(echo "${params%% *}" | sed 's/^needs=//; s/,/ /g'); params= ;; esac
+	for d in $needs; do insmod /lib/modules/teeio/$d.ko; done
 	before=$(ls /sys/kernel/debug/kunit)
 	if ! insmod /lib/modules/teeio/$m.ko $params; then
 		echo "not ok $n kunit:$m # insmod failed" >$out
+		for d in $(echo $needs | tr ' ' '\n' | sed '1!G;h;$!d'); do rmmod $d; done
 		continue
 	fi
 	suites=$(ls /sys/kernel/debug/kunit | grep -vxF "$before")
@@ -53,8 +65,9 @@ while read -r m params; do
 		echo "    # rmmod $m failed" >$out
 		result="not ok"
 	fi
+	for d in $(echo $needs | tr ' ' '\n' | sed '1!G;h;$!d'); do rmmod $d; done
 	echo "$result $n kunit:$m" >$out
-done </teeio/kunit.modules
+done </tmp/kunit.modules
 
 for t in $selftests; do
 	n=$((n + 1))

@@ -24,18 +24,14 @@
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
-#include "teeio_tsm_util.h"
+#include "teeio_ext_util.h"
 
 #define BDF "0000:01:00.0"
 #define OTHER "0000:03:00.0"
 #define DEV "/sys/bus/pci/devices/" BDF
-#define EXT "/dev/teeio-iommufd"
-/* The vDEVICE's virt_id, which is the TDI id (test hook form: TDI). */
-#define VIRT 0x100
-#define TDI "0100"
 
 static const char *const modules[] = {
-	"teeio_iommufd_tsm", "teeio_tsm_test", "teeio_tsm_bridge",
+	"teeio_vfio_pci", "teeio_iommufd_tsm", "teeio_tsm_test", "teeio_tsm_bridge",
 	"teeio_tsm_emu", "teeio_tdisp_emu", "teeio_ioasid",
 };
 
@@ -43,204 +39,6 @@ static void unload_all(void)
 {
 	for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)
 		teeio_unload_module(modules[i]);
-}
-
-static int xioctl(int fd, unsigned long req, void *arg)
-{
-	return ioctl(fd, req, arg) ? -errno : 0;
-}
-
-/* Hands @bdf to vfio-pci. */
-static int to_vfio(const char *bdf)
-{
-	char path[128];
-	int ret;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	ret = write_str(path, "vfio-pci");
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-	if (!ret && !access(path, F_OK))
-		ret = write_str(path, bdf);
-	return ret ?: write_str("/sys/bus/pci/drivers_probe", bdf);
-}
-
-static void from_vfio(const char *bdf)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	write_str(path, "\n");
-	write_str("/sys/bus/pci/drivers/vfio-pci/unbind", bdf);
-}
-
-/* Opens the VFIO device cdev of @bdf. */
-static int vfio_open(const char *bdf)
-{
-	char path[300];
-	struct dirent *d;
-	int fd = -ENOENT;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
-	dir = opendir(path);
-	if (!dir)
-		return -errno;
-	while ((d = readdir(dir))) {
-		if (strncmp(d->d_name, "vfio", 4))
-			continue;
-		snprintf(path, sizeof(path), "/dev/vfio/devices/%s", d->d_name);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		fd = fd < 0 ? -errno : fd;
-		break;
-	}
-	closedir(dir);
-	return fd;
-}
-
-/*
- * Binds a VFIO cdev to @iommufd; its dev_id in @dev_id. The previous VMM's
- * close of the device may still be on its way (a deferred fput): retry.
- */
-static int vfio_bind(int vfio, int iommufd, uint32_t *dev_id)
-{
-	struct vfio_device_bind_iommufd bind = {
-		.argsz = sizeof(bind), .iommufd = iommufd,
-	};
-	int ret;
-
-	for (int i = 0; i < 100; i++) {
-		ret = xioctl(vfio, VFIO_DEVICE_BIND_IOMMUFD, &bind);
-		if (ret != -EBUSY && ret != -EINVAL)
-			break;
-		usleep(20000);
-	}
-	*dev_id = bind.out_devid;
-	return ret;
-}
-
-static int attach(int ext, int iommufd)
-{
-	struct teeio_iommufd_attach a = { .size = sizeof(a), .iommufd = iommufd };
-
-	return xioctl(ext, TEEIO_IOMMUFD_ATTACH, &a);
-}
-
-static int emu_vm(int ext)
-{
-	struct teeio_emu_vm_create c = { .size = sizeof(c) };
-	int ret = xioctl(ext, TEEIO_IOMMUFD_EMU_VM_CREATE, &c);
-
-	return ret ?: c.out_vm_fd;
-}
-
-static int viommu_alloc(int ext, int vm_fd, uint32_t *id)
-{
-	struct teeio_viommu_alloc a = {
-		.size = sizeof(a), .type = TEEIO_VIOMMU_TYPE_TSM, .vm_fd = vm_fd,
-	};
-	int ret = xioctl(ext, TEEIO_IOMMUFD_VIOMMU_ALLOC, &a);
-
-	*id = a.out_viommu_id;
-	return ret;
-}
-
-static int vdevice_alloc(int ext, uint32_t viommu, uint32_t dev_id, int vfio,
-			 uint64_t virt_id, uint32_t *id)
-{
-	struct teeio_vdevice_alloc a = {
-		.size = sizeof(a), .viommu_id = viommu, .dev_id = dev_id,
-		.vfio_fd = vfio, .virt_id = virt_id,
-	};
-	int ret = xioctl(ext, TEEIO_IOMMUFD_VDEVICE_ALLOC, &a);
-
-	*id = a.out_vdevice_id;
-	return ret;
-}
-
-static int veventq_alloc(int ext, uint32_t viommu, uint32_t depth, uint32_t *id)
-{
-	struct teeio_veventq_alloc a = {
-		.size = sizeof(a), .viommu_id = viommu,
-		.type = TEEIO_VEVENTQ_TYPE_TDI, .veventq_depth = depth,
-	};
-	int ret = xioctl(ext, TEEIO_IOMMUFD_VEVENTQ_ALLOC, &a);
-
-	*id = a.out_veventq_id;
-	return ret ?: a.out_veventq_fd;
-}
-
-static int tsm_op(int ext, uint32_t vdev, uint32_t type)
-{
-	struct teeio_vdevice_tsm_op op = {
-		.size = sizeof(op), .type = type, .vdevice_id = vdev,
-	};
-
-	return xioctl(ext, TEEIO_IOMMUFD_VDEVICE_TSM_OP, &op);
-}
-
-static int destroy(int ext, uint32_t id)
-{
-	struct teeio_iommufd_destroy d = { .size = sizeof(d), .id = id };
-
-	return xioctl(ext, TEEIO_IOMMUFD_DESTROY, &d);
-}
-
-/* A guest request through the tunnel: 0 or -errno; the TSM's answer in @o. */
-static int tunnel(int ext, uint32_t vdev, uint32_t op_class, int op,
-		  uint64_t arg0, uint64_t arg1, struct outcome *o)
-{
-	struct teeio_tsm_guest_req g = {
-		.version = TEEIO_TSM_GUEST_REQ_VERSION, .op = op,
-		.tdi_id = VIRT, .arg0 = arg0, .arg1 = arg1,
-	};
-	struct teeio_vdevice_tsm_req r = {
-		.size = sizeof(r), .vdevice_id = vdev,
-		.type = TEEIO_TSM_REQ_TYPE_TEEIO, .op = op_class,
-		.req_len = sizeof(g), .resp_len = sizeof(o->data),
-		.req_uptr = (uintptr_t)&g, .resp_uptr = (uintptr_t)o->data,
-	};
-	int ret = xioctl(ext, TEEIO_IOMMUFD_VDEVICE_TSM_REQ, &r);
-
-	o->rc = ret;
-	o->tsm_code = (long long)r.out_tsm_code;
-	o->len = r.out_resp_len;
-	return ret;
-}
-
-/* The TDI state the guest reads through the tunnel, or -errno. */
-static int guest_state(int ext, uint32_t vdev)
-{
-	struct outcome o;
-	int ret = tunnel(ext, vdev, TEEIO_TSM_REQ_OP_INFO, TEEIO_TSM_GUEST_GET_STATE, 0, 0, &o);
-
-	return ret ?: o.tsm_code ? -EIO : o.data[0];
-}
-
-/* The guest accepts every MMIO range and DMA, then starts the TDI. */
-static int accept_and_start(int ext, uint32_t vdev)
-{
-	struct outcome report, o;
-	int count, ret;
-
-	ret = tunnel(ext, vdev, TEEIO_TSM_REQ_OP_INFO, TEEIO_TSM_GUEST_GET_REPORT, 0, 4096, &report);
-	if (ret || report.tsm_code)
-		return ret ?: -EIO;
-	count = report_range(report.data, report.len, 0, NULL, NULL);
-	for (int i = 0; i < count; i++) {
-		uint64_t addr = 0;
-		uint32_t pages = 0;
-
-		report_range(report.data, report.len, i, &addr, &pages);
-		ret = tunnel(ext, vdev, TEEIO_TSM_REQ_OP_STATE_CHANGE, TEEIO_TSM_GUEST_MAP_MMIO,
-			     addr, (uint64_t)pages * 4096, &o);
-		if (ret || o.tsm_code)
-			return ret ?: -EIO;
-	}
-	ret = tunnel(ext, vdev, TEEIO_TSM_REQ_OP_STATE_CHANGE, TEEIO_TSM_GUEST_ACCEPT_DMA, 0, 0, &o);
-	if (ret || o.tsm_code)
-		return ret ?: -EIO;
-	ret = tunnel(ext, vdev, TEEIO_TSM_REQ_OP_STATE_CHANGE, TEEIO_TSM_GUEST_START, 0, 0, &o);
-	return ret ?: o.tsm_code ? -EIO : 0;
 }
 
 /* A vDEVICE of BDF as VIRT, bound, accepted and started; the log emptied. */
@@ -278,20 +76,6 @@ static int next_event(int q, int ms, struct teeio_vevent_header *h,
 	return ev->event;
 }
 
-/*
- * The teardown steps of one TDI in the event log: the bridge's four steps
- * in order; the vIOMMU's event subscriber listens at LAST, before the TDI's
- * context is freed.
- */
-#define EXT_ORDERED(ev)                                                    \
-	ev " CPU stage2-unmap 0, " ev " DEVICE tdi-stop 0, "                   \
-	ev " IOMMU trusted-dma-detach 0, " ev " LAST vmm-events 0, "           \
-	ev " LAST tdi-free 0"
-#define EXT_ORDERED_FREED(ev)                                              \
-	ev " CPU stage2-unmap 0, " ev " DEVICE tdi-stop 0, "                   \
-	ev " IOMMU trusted-dma-detach 0, " ev " LAST vmm-events 0, reclaim, "  \
-	ev " LAST tdi-free 0"
-
 FIXTURE(ext) {
 	int ext, iommufd, vfio, vm;
 	uint32_t dev_id, viommu;
@@ -302,8 +86,8 @@ FIXTURE_SETUP(ext)
 	unload_all();
 	ASSERT_EQ(0, load_tsm_stack("bdfs=" BDF "," OTHER));
 	ASSERT_EQ(0, teeio_load_module("teeio_iommufd_tsm"));
-	ASSERT_EQ(0, to_vfio(BDF));
-	ASSERT_EQ(0, to_vfio(OTHER));
+	ASSERT_EQ(0, to_driver(BDF, "vfio-pci"));
+	ASSERT_EQ(0, to_driver(OTHER, "vfio-pci"));
 	ASSERT_EQ(0, connect(BDF));
 	self->ext = open(EXT, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->ext);
@@ -325,8 +109,8 @@ FIXTURE_TEARDOWN(ext)
 	close(self->vm);
 	close(self->vfio);
 	close(self->iommufd);
-	from_vfio(BDF);
-	from_vfio(OTHER);
+	from_driver(BDF, "vfio-pci");
+	from_driver(OTHER, "vfio-pci");
 	unload_all();
 }
 

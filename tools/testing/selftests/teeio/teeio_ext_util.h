@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the kselftests that act as a VMM share: VFIO device cdevs bound to
+ * an iommufd, the iommufd TSM extension's commands, and the guest side of
+ * the request tunnel.
+ */
+#ifndef TEEIO_EXT_UTIL_H
+#define TEEIO_EXT_UTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <linux/teeio_iommufd.h>
+#include <linux/teeio_tsm.h>
+#include <linux/vfio.h>
+
+#include "teeio_tsm_util.h"
+
+#define EXT "/dev/teeio-iommufd"
+/* The vDEVICE's virt_id, which is the TDI id (test hook form: TDI). */
+#define VIRT 0x100
+#define TDI "0100"
+
+static inline int xioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) ? -errno : 0;
+}
+
+/* Hands @bdf to VFIO driver @driver (vfio-pci, teeio-vfio-pci). */
+static inline int to_driver(const char *bdf, const char *driver)
+{
+	char path[128];
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	ret = write_str(path, driver);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+	if (!ret && !access(path, F_OK))
+		ret = write_str(path, bdf);
+	return ret ?: write_str("/sys/bus/pci/drivers_probe", bdf);
+}
+
+static inline void from_driver(const char *bdf, const char *driver)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	write_str(path, "\n");
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/unbind", driver);
+	write_str(path, bdf);
+}
+
+/* Opens the VFIO device cdev of @bdf. */
+static inline int vfio_open(const char *bdf)
+{
+	char path[300];
+	struct dirent *d;
+	int fd = -ENOENT;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir))) {
+		if (strncmp(d->d_name, "vfio", 4))
+			continue;
+		snprintf(path, sizeof(path), "/dev/vfio/devices/%s", d->d_name);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		fd = fd < 0 ? -errno : fd;
+		break;
+	}
+	closedir(dir);
+	return fd;
+}
+
+/*
+ * Binds a VFIO cdev to @iommufd; its dev_id in @dev_id. The previous VMM's
+ * close of the device may still be on its way (a deferred fput): retry.
+ */
+static inline int vfio_bind(int vfio, int iommufd, uint32_t *dev_id)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = sizeof(bind), .iommufd = iommufd,
+	};
+	int ret;
+
+	for (int i = 0; i < 100; i++) {
+		ret = xioctl(vfio, VFIO_DEVICE_BIND_IOMMUFD, &bind);
+		if (ret != -EBUSY && ret != -EINVAL)
+			break;
+		usleep(20000);
+	}
+	*dev_id = bind.out_devid;
+	return ret;
+}
+
+static inline int attach(int ext, int iommufd)
+{
+	struct teeio_iommufd_attach a = { .size = sizeof(a), .iommufd = iommufd };
+
+	return xioctl(ext, TEEIO_IOMMUFD_ATTACH, &a);
+}
+
+static inline int emu_vm(int ext)
+{
+	struct teeio_emu_vm_create c = { .size = sizeof(c) };
+	int ret = xioctl(ext, TEEIO_IOMMUFD_EMU_VM_CREATE, &c);
+
+	return ret ?: c.out_vm_fd;
+}
+
+static inline int viommu_alloc(int ext, int vm_fd, uint32_t *id)
+{
+	struct teeio_viommu_alloc a = {
+		.size = sizeof(a), .type = TEEIO_VIOMMU_TYPE_TSM, .vm_fd = vm_fd,
+	};
+	int ret = xioctl(ext, TEEIO_IOMMUFD_VIOMMU_ALLOC, &a);
+
+	*id = a.out_viommu_id;
+	return ret;
+}
+
+static inline int vdevice_alloc(int ext, uint32_t viommu, uint32_t dev_id, int vfio,
+			 uint64_t virt_id, uint32_t *id)
+{
+	struct teeio_vdevice_alloc a = {
+		.size = sizeof(a), .viommu_id = viommu, .dev_id = dev_id,
+		.vfio_fd = vfio, .virt_id = virt_id,
+	};
+	int ret = xioctl(ext, TEEIO_IOMMUFD_VDEVICE_ALLOC, &a);
+
+	*id = a.out_vdevice_id;
+	return ret;
+}
+
+static inline int veventq_alloc(int ext, uint32_t viommu, uint32_t depth, uint32_t *id)
+{
+	struct teeio_veventq_alloc a = {
+		.size = sizeof(a), .viommu_id = viommu,
+		.type = TEEIO_VEVENTQ_TYPE_TDI, .veventq_depth = depth,
+	};
+	int ret = xioctl(ext, TEEIO_IOMMUFD_VEVENTQ_ALLOC, &a);
+
+	*id = a.out_veventq_id;
+	return ret ?: a.out_veventq_fd;
+}
+
+static inline int tsm_op(int ext, uint32_t vdev, uint32_t type)
+{
+	struct teeio_vdevice_tsm_op op = {
+		.size = sizeof(op), .type = type, .vdevice_id = vdev,
+	};
+
+	return xioctl(ext, TEEIO_IOMMUFD_VDEVICE_TSM_OP, &op);
+}
+
+static inline int destroy(int ext, uint32_t id)
+{
+	struct teeio_iommufd_destroy d = { .size = sizeof(d), .id = id };
+
+	return xioctl(ext, TEEIO_IOMMUFD_DESTROY, &d);
+}
+
+/* A guest request through the tunnel: 0 or -errno; the TSM's answer in @o. */
+static inline int tunnel(int ext, uint32_t vdev, uint32_t op_class, int op,
+		  uint64_t arg0, uint64_t arg1, struct outcome *o)
+{
+	struct teeio_tsm_guest_req g = {
+		.version = TEEIO_TSM_GUEST_REQ_VERSION, .op = op,
+		.tdi_id = VIRT, .arg0 = arg0, .arg1 = arg1,
+	};
+	struct teeio_vdevice_tsm_req r = {
+		.size = sizeof(r), .vdevice_id = vdev,
+		.type = TEEIO_TSM_REQ_TYPE_TEEIO, .op = op_class,
+		.req_len = sizeof(g), .resp_len = sizeof(o->data),
+		.req_uptr = (uintptr_t)&g, .resp_uptr = (uintptr_t)o->data,
+	};
+	int ret = xioctl(ext, TEEIO_IOMMUFD_VDEVICE_TSM_REQ, &r);
+
+	o->rc = ret;
+	o->tsm_code = (long long)r.out_tsm_code;
+	o->len = r.out_resp_len;
+	return ret;
+}
+
+/* The TDI state the guest reads through the tunnel, or -errno. */
+static inline int guest_state(int ext, uint32_t vdev)
+{
+	struct outcome o;
+	int ret = tunnel(ext, vdev, TEEIO_TSM_REQ_OP_INFO, TEEIO_TSM_GUEST_GET_STATE, 0, 0, &o);
+
+	return ret ?: o.tsm_code ? -EIO : o.data[0];
+}
+
+/* The guest accepts every MMIO range and DMA, then starts the TDI. */
+static inline int accept_and_start(int ext, uint32_t vdev)
+{
+	struct outcome report, o;
+	int count, ret;
+
+	ret = tunnel(ext, vdev, TEEIO_TSM_REQ_OP_INFO, TEEIO_TSM_GUEST_GET_REPORT, 0, 4096, &report);
+	if (ret || report.tsm_code)
+		return ret ?: -EIO;
+	count = report_range(report.data, report.len, 0, NULL, NULL);
+	for (int i = 0; i < count; i++) {
+		uint64_t addr = 0;
+		uint32_t pages = 0;
+
+		report_range(report.data, report.len, i, &addr, &pages);
+		ret = tunnel(ext, vdev, TEEIO_TSM_REQ_OP_STATE_CHANGE, TEEIO_TSM_GUEST_MAP_MMIO,
+			     addr, (uint64_t)pages * 4096, &o);
+		if (ret || o.tsm_code)
+			return ret ?: -EIO;
+	}
+	ret = tunnel(ext, vdev, TEEIO_TSM_REQ_OP_STATE_CHANGE, TEEIO_TSM_GUEST_ACCEPT_DMA, 0, 0, &o);
+	if (ret || o.tsm_code)
+		return ret ?: -EIO;
+	ret = tunnel(ext, vdev, TEEIO_TSM_REQ_OP_STATE_CHANGE, TEEIO_TSM_GUEST_START, 0, 0, &o);
+	return ret ?: o.tsm_code ? -EIO : 0;
+}
+
+/*
+ * The teardown steps of one TDI in the event log: the bridge's four steps
+ * in order; the vIOMMU's event subscriber listens at LAST, before the TDI's
+ * context is freed.
+ */
+#define EXT_ORDERED(ev)                                                    \
+	ev " CPU stage2-unmap 0, " ev " DEVICE tdi-stop 0, "                   \
+	ev " IOMMU trusted-dma-detach 0, " ev " LAST vmm-events 0, "           \
+	ev " LAST tdi-free 0"
+#define EXT_ORDERED_FREED(ev)                                              \
+	ev " CPU stage2-unmap 0, " ev " DEVICE tdi-stop 0, "                   \
+	ev " IOMMU trusted-dma-detach 0, " ev " LAST vmm-events 0, reclaim, "  \
+	ev " LAST tdi-free 0"
+
+/*
+ * The same for a TDI whose device's MMIO a VFIO variant driver exports: its
+ * dma-bufs are revoked before the unmap step and recovered after the free,
+ * whose reference is then the last one.
+ */
+#define MMIO_ORDERED_FREED(ev)                                             \
+	ev " CPU mmio-revoke 0, " EXT_ORDERED(ev) ", reclaim, " ev " LAST mmio-recover 0"
+
+#endif /* TEEIO_EXT_UTIL_H */
