@@ -237,7 +237,13 @@ static int teeio_vfio_feature_tdi_dma_buf(struct teeio_vfio_device *vdev,
 		return ret;
 	}
 
+	/* A revoke that ran since the check above must see this dma-buf. */
 	mutex_lock(&teeio_vfio_dmabufs_lock);
+	if (!teeio_vfio_tdi_locked(vdev->tdi)) {
+		mutex_unlock(&teeio_vfio_dmabufs_lock);
+		dma_buf_put(priv->dmabuf);
+		return -EBADFD;
+	}
 	priv->vdev = vdev;
 	list_add_tail(&priv->link, &vdev->dmabufs);
 	mutex_unlock(&teeio_vfio_dmabufs_lock);

@@ -30,5 +30,7 @@ int teeio_vfio_tdi_may_write_config(void *tdi, u64 offset, const u8 *data,
 				    size_t len);
 /* 0 when a dma-buf for private MMIO may be exported now. */
 int teeio_vfio_tdi_may_export(void *tdi);
+/* Whether the TDI is locked; no log line. */
+bool teeio_vfio_tdi_locked(void *tdi);
 
 #endif /* _TEEIO_VFIO_EDGE_H */

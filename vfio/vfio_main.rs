@@ -10,8 +10,9 @@
 //! bound (include/uapi/linux/teeio_vfio.h, Documentation/vfio.rst).
 //!
 //! Lock order: the host TSM bridge's exporter lock (held across our
-//! callbacks), a TDI's phase mutex (a leaf), the C edge's dma-buf list
-//! lock, a dma-buf's reservation lock, the importer's locks.
+//! callbacks), the C edge's dma-buf list lock, a dma-buf's reservation
+//! lock, the importer's locks. A TDI's phase mutex is a leaf (an export
+//! checks it again under the list lock).
 
 use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
@@ -105,4 +106,10 @@ unsafe extern "C" fn teeio_vfio_tdi_may_write_config(t: *mut c_void, offset: u64
 unsafe extern "C" fn teeio_vfio_tdi_may_export(t: *mut c_void) -> c_int {
     // SAFETY: the C edge passes its device's live object.
     errno(unsafe { tdi(t) }.may_export())
+}
+
+#[no_mangle]
+unsafe extern "C" fn teeio_vfio_tdi_locked(t: *mut c_void) -> bool {
+    // SAFETY: the C edge passes its device's live object.
+    unsafe { tdi(t) }.phase() == tdi::Phase::Locked
 }

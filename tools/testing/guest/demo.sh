@@ -176,6 +176,18 @@ SESSION
 echo "-- exit status $?"
 events
 
+step "private MMIO: teeio-vfio-pci exports the TDI's MMIO as dma-bufs; revoke, unmap, free, recover"
+insmod /lib/modules/teeio/teeio_vfio_pci.ko
+echo clear > $EVENTS
+mark=$(dmesg | wc -l)
+echo "# teeio-vmm private-mmio $BDF --virt-id 0x100"
+teeio-vmm private-mmio $BDF --virt-id 0x100
+echo "-- exit status $?; what the variant driver, the bridge and the emulated TSM logged:"
+dmesg | tail -n +$((mark + 1)) | grep -E 'TDI dma-buf|dma-bufs|private MMIO|secure stage-2|teardown|TDI freed|CONFIG_LOCKED' | sed 's/^/   /'
+echo "-- the IOASID event log: mmio-revoke first, mmio-recover after the TDI is freed"
+events
+rmmod teeio_vfio_pci
+
 step "iommufd TSM extension benchmark: vDEVICE alloc+destroy beside IOAS alloc+destroy, TSM_REQ beside a bare DOE exchange"
 teeio-vmm bench $BDF --virt-id 0x100 --iterations 2000
 rmmod teeio_iommufd_tsm teeio_tsm_bridge teeio_tsm_emu teeio_tdisp_emu

@@ -119,6 +119,22 @@ impl Extension {
         new_fd("TEEIO_IOMMUFD_EMU_VM_CREATE", cmd.out_vm_fd)
     }
 
+    /// TEEIO_IOMMUFD_EMU_VM_SET_MEMORY_REGION: hands the VM `vm` the private
+    /// MMIO dma-buf `dmabuf` of `size` bytes as slot `slot` at `gpa`.
+    pub fn emu_vm_set_memory_region(&self, vm: impl AsFd, slot: u32, gpa: u64, size: u64, dmabuf: impl AsFd) -> Result<()> {
+        let mut cmd = uapi::teeio_emu_vm_memory_region {
+            size: size32::<uapi::teeio_emu_vm_memory_region>(),
+            flags: uapi::TEEIO_MEM_VFIO_DMABUF,
+            vm_fd: vm.as_fd().as_raw_fd(),
+            slot,
+            guest_phys_addr: gpa,
+            memory_size: size,
+            dmabuf_fd: dmabuf.as_fd().as_raw_fd(),
+            ..Default::default()
+        };
+        ioctl::call(self.fd(), &mut cmd)
+    }
+
     /// TEEIO_IOMMUFD_VIOMMU_ALLOC: a confidential vIOMMU for the VM `vm`.
     pub fn viommu_alloc(&self, vm: impl AsFd) -> Result<u32> {
         let mut cmd = uapi::teeio_viommu_alloc {

@@ -41,6 +41,7 @@ commands! {
     teeio_iommufd_attach => TEEIO_IOMMUFD_ATTACH,
     teeio_iommufd_destroy => TEEIO_IOMMUFD_DESTROY,
     teeio_emu_vm_create => TEEIO_IOMMUFD_EMU_VM_CREATE,
+    teeio_emu_vm_memory_region => TEEIO_IOMMUFD_EMU_VM_SET_MEMORY_REGION,
     teeio_viommu_alloc => TEEIO_IOMMUFD_VIOMMU_ALLOC,
     teeio_vdevice_alloc => TEEIO_IOMMUFD_VDEVICE_ALLOC,
     teeio_veventq_alloc => TEEIO_IOMMUFD_VEVENTQ_ALLOC,
@@ -54,6 +55,28 @@ commands! {
 struct Call<'a, T> {
     opcode: Opcode,
     arg: &'a mut T,
+}
+
+/// A call whose non-negative return value is a new file descriptor.
+struct FdCall<'a, T>(Call<'a, T>);
+
+// SAFETY: as for `Call`; the output is the ioctl's return value.
+unsafe impl<T> Ioctl for FdCall<'_, T> {
+    type Output = IoctlOutput;
+
+    const IS_MUTATING: bool = true;
+
+    fn opcode(&self) -> Opcode {
+        self.0.opcode
+    }
+
+    fn as_ptr(&mut self) -> *mut c_void {
+        core::ptr::from_mut(self.0.arg).cast()
+    }
+
+    unsafe fn output_from_ptr(out: IoctlOutput, _: *mut c_void) -> rustix::io::Result<IoctlOutput> {
+        Ok(out)
+    }
 }
 
 // SAFETY: a `Call` is only made by `run`, whose caller guarantees that
@@ -87,6 +110,25 @@ pub(crate) unsafe fn run<T>(fd: BorrowedFd<'_>, opcode: Opcode, name: &'static s
     // SAFETY: per this function's contract; `arg` is exclusively borrowed
     // for the call.
     unsafe { rustix::ioctl::ioctl(fd, Call { opcode, arg }) }.map_err(|errno| Error::Ioctl { name, errno })
+}
+
+/// As [`run`], for a command returning a new file descriptor; takes it.
+///
+/// # Safety
+///
+/// As for [`run`]; a non-negative return value of `opcode` is a new fd.
+pub(crate) unsafe fn run_fd<T>(
+    fd: BorrowedFd<'_>,
+    opcode: Opcode,
+    name: &'static str,
+    arg: &mut T,
+) -> Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: per this function's contract.
+    let raw = unsafe { rustix::ioctl::ioctl(fd, FdCall(Call { opcode, arg })) }
+        .map_err(|errno| Error::Ioctl { name, errno })?;
+    // SAFETY: the command returned a new fd, which we now own.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) })
 }
 
 /// Runs the command `C` on `fd`.

@@ -2,7 +2,9 @@
 
 //! The whole host flow for one device, step by step, each result checked:
 //! connect, assignment, TSM bind, the guest's requests up to RUN, the
-//! guest's STOP and its vEVENTQ record, teardown, disconnect.
+//! guest's STOP and its vEVENTQ record, teardown, disconnect; and the
+//! private MMIO flow through teeio-vfio-pci: dma-buf export, hand-over to
+//! the VM, accept and map, revoke and recover in the unbind.
 
 use crate::error::{Error, Result};
 use crate::events::TdiEvent;
@@ -94,6 +96,48 @@ pub fn run(opts: Options, bdf: &Bdf, virt_id: u64) -> Result<()> {
         // Leave the device as it was found: files closed, driver back.
         s.close();
     }
+    let disconnected = s.exec(Step::Disconnect { bdf: bdf.clone() });
+    flow?;
+    disconnected.map(|_| ())
+}
+
+/// The private MMIO flow after connect, the device on teeio-vfio-pci.
+fn private_mmio_assigned(s: &mut Session, bdf: &Bdf, virt_id: u64) -> Result<()> {
+    s.open()?;
+    s.vfio(bdf)?;
+    s.exec(Step::Vm)?;
+    s.exec(Step::Viommu)?;
+    s.exec(Step::Vdevice { bdf: bdf.clone(), virt_id })?;
+    let done = s.exec(Step::Bind { id: None })?;
+    expect_tdi("bind", done.tdi, TdiState::ConfigLocked)?;
+    s.exec(Step::PrivateMmio { id: None })?;
+    s.exec(req(Req::MapMmio { gpa: None, len: None }))?;
+    s.exec(req(Req::AcceptDma))?;
+    let done = s.exec(req(Req::Start))?;
+    expect_tdi("req start", done.tdi, TdiState::Run)?;
+    // The ordered teardown: dma-bufs revoked (the secure stage-2 unmaps
+    // them), TDI stopped and freed, dma-bufs recovered.
+    s.exec(Step::Unbind { id: None })?;
+    // Shared again: a second bind takes new dma-bufs.
+    let done = s.exec(Step::Bind { id: None })?;
+    expect_tdi("bind again", done.tdi, TdiState::ConfigLocked)?;
+    s.exec(Step::PrivateMmio { id: None })?;
+    s.exec(Step::Unbind { id: None })?;
+    s.exec(Step::Destroy { target: Target::Vdevice })?;
+    s.exec(Step::Destroy { target: Target::Viommu })?;
+    s.exec(Step::Close)?;
+    Ok(())
+}
+
+/// Runs the private MMIO flow of `bdf` as TDI `virt_id` through
+/// teeio-vfio-pci.
+pub fn run_private_mmio(mut opts: Options, bdf: &Bdf, virt_id: u64) -> Result<()> {
+    opts.vfio_driver = crate::sysfs::TEEIO_VFIO_PCI.into();
+    let mut s = Session::new(opts);
+    s.exec(Step::Connect { bdf: bdf.clone() })?;
+    let flow = private_mmio_assigned(&mut s, bdf, virt_id);
+    // The device goes back to its driver before the disconnect.
+    s.close();
     let disconnected = s.exec(Step::Disconnect { bdf: bdf.clone() });
     flow?;
     disconnected.map(|_| ())

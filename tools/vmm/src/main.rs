@@ -71,6 +71,9 @@ struct Cli {
     /// The TSM devices connect to
     #[arg(long, global = true, value_name = "NAME", default_value = sysfs::DEFAULT_TSM)]
     tsm: String,
+    /// The VFIO driver assigned devices are moved to
+    #[arg(long, global = true, value_name = "DRIVER", default_value = sysfs::VFIO_PCI)]
+    vfio_driver: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -86,6 +89,14 @@ enum Command {
     },
     /// The whole host flow for one device, each step checked
     Lifecycle {
+        /// PCI address, [ssss:]bb:dd.f
+        bdf: Bdf,
+        /// The device's ID in the VM (the TDI id)
+        #[arg(long, default_value = "0x10", value_parser = parse_u64)]
+        virt_id: u64,
+    },
+    /// The private MMIO flow for one device through teeio-vfio-pci, each step checked
+    PrivateMmio {
         /// PCI address, [ssss:]bb:dd.f
         bdf: Bdf,
         /// The device's ID in the VM (the TDI id)
@@ -123,7 +134,13 @@ fn script(file: Option<PathBuf>) -> anyhow::Result<(String, String)> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let opts = Options { extension: cli.extension, iommu: cli.iommu, tsm: cli.tsm, sysfs: Sysfs::default() };
+    let opts = Options {
+        extension: cli.extension,
+        iommu: cli.iommu,
+        tsm: cli.tsm,
+        sysfs: Sysfs::default(),
+        vfio_driver: cli.vfio_driver,
+    };
     match cli.command {
         Command::Step(step) => {
             Session::new(opts).run_line(&Line::new(step))?;
@@ -143,6 +160,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Lifecycle { bdf, virt_id } => {
             lifecycle::run(opts, &bdf, virt_id).context("lifecycle")?;
             println!("lifecycle {bdf}: every step as expected");
+        }
+        Command::PrivateMmio { bdf, virt_id } => {
+            lifecycle::run_private_mmio(opts, &bdf, virt_id).context("private-mmio")?;
+            println!("private-mmio {bdf}: every step as expected");
         }
         Command::Bench { bdf, iterations, virt_id, doe_anchor } => {
             bench::run(opts, &bdf, &bench::Config { iterations, virt_id, doe_anchor }).context("bench")?;

@@ -35,12 +35,15 @@ pub struct Options {
     pub tsm: String,
     /// sysfs.
     pub sysfs: Sysfs,
+    /// The VFIO driver devices are moved to (vfio-pci, teeio-vfio-pci).
+    pub vfio_driver: String,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             extension: extension::DEFAULT_PATH.into(),
+            vfio_driver: sysfs::VFIO_PCI.into(),
             iommu: vfio::IOMMU_PATH.into(),
             tsm: sysfs::DEFAULT_TSM.into(),
             sysfs: Sysfs::default(),
@@ -173,6 +176,12 @@ pub enum Step {
     },
     /// Show a vDEVICE (TEEIO_IOMMUFD_VDEVICE_INFO)
     Info {
+        /// The vDEVICE; the last one by default
+        #[arg(long, value_parser = parse_u32)]
+        id: Option<u32>,
+    },
+    /// Export each MMIO range of the bound TDI as a dma-buf (teeio-vfio-pci) and hand it to the VM as private MMIO
+    PrivateMmio {
         /// The vDEVICE; the last one by default
         #[arg(long, value_parser = parse_u32)]
         id: Option<u32>,
@@ -321,6 +330,8 @@ pub enum Ran {
 struct Vdev {
     id: u32,
     virt_id: u64,
+    /// The host device, when this session assigned it.
+    bdf: Option<Bdf>,
 }
 
 /// The session.
@@ -422,10 +433,11 @@ impl Session {
             return Ok(&self.devices[i]);
         }
         let sysfs = self.opts.sysfs.clone();
-        if sysfs.driver(bdf)?.as_deref() != Some(sysfs::VFIO_PCI) {
-            let what = format!("{bdf}: driver_override {}, unbind, drivers_probe", sysfs::VFIO_PCI);
-            let before = sysfs.rebind(bdf, sysfs::VFIO_PCI)?;
-            say("host", what, format!("driver {} -> {}", before.as_deref().unwrap_or("none"), sysfs::VFIO_PCI));
+        let driver = self.opts.vfio_driver.clone();
+        if sysfs.driver(bdf)?.as_deref() != Some(driver.as_str()) {
+            let what = format!("{bdf}: driver_override {driver}, unbind, drivers_probe");
+            let before = sysfs.rebind(bdf, &driver)?;
+            say("host", what, format!("driver {} -> {driver}", before.as_deref().unwrap_or("none")));
             self.rebound.push((bdf.clone(), before));
         }
         let iommufd = self.iommufd.as_ref().ok_or_else(|| no("iommufd", "open"))?;
@@ -447,6 +459,7 @@ impl Session {
             Some(id) => Ok(self.vdevices.iter().find(|v| v.id == id).cloned().unwrap_or_else(|| Vdev {
                 id,
                 virt_id: self.ext.as_ref().and_then(|e| e.vdevice_info(id).ok()).map_or(0, |i| i.virt_id),
+                bdf: None,
             })),
             None => self.vdevices.last().cloned().ok_or_else(|| no("vDEVICE", "vdevice")),
         }
@@ -483,6 +496,7 @@ impl Session {
             }
             Step::Events { timeout_ms, .. } => format!("events (wait {timeout_ms} ms)"),
             Step::Info { id } => format!("info {}", vdev(id)),
+            Step::PrivateMmio { id } => format!("private-mmio {}", vdev(id)),
             Step::Destroy { target } => match target {
                 Target::Id(id) => format!("destroy {id}"),
                 Target::Vdevice => format!("destroy {}", vdev(&None)),
@@ -598,6 +612,30 @@ impl Session {
         GuestState::parse(&resp)
     }
 
+    /// Exports each MMIO range of the vDEVICE's TDI as a dma-buf and hands
+    /// it to the VM as private-MMIO slot i at the range's report address.
+    /// The VM holds the dma-bufs; their fds close here.
+    fn private_mmio(&self, id: Option<u32>) -> Result<Done> {
+        let vdev = self.vdev(id)?;
+        let bdf = vdev.bdf.clone().ok_or_else(|| no("device assigned for that vDEVICE", "vdevice"))?;
+        let dev = self.vfio_device(&bdf).ok_or_else(|| no("VFIO device", "vdevice"))?;
+        let vm = self.vm.as_ref().ok_or_else(|| no("VM", "vm"))?;
+        let ranges = tsm_req::report_ranges(&self.report(&vdev)?)?;
+        let mut done = Vec::new();
+        for (slot, r) in (0u32..).zip(ranges.iter()) {
+            let (bar, offset) = self.opts.sysfs.bar_of(&bdf, r.address)?;
+            let dmabuf = dev.tdi_dma_buf(bar, offset, r.len)?;
+            self.ext()?.emu_vm_set_memory_region(vm, slot, r.address, r.len, &dmabuf)?;
+            done.push(format!(
+                "slot {slot}: dma-buf fd {} of BAR {bar} {offset:#x}+{:#x} at {:#x}",
+                dmabuf.as_raw_fd(),
+                r.len,
+                r.address
+            ));
+        }
+        Ok(Done::text(done.join("; ")))
+    }
+
     /// The whole interface report.
     fn report(&self, vdev: &Vdev) -> Result<Vec<u8>> {
         self.guest(vdev, GuestRequest::report(Self::tdi_id(vdev)?, 0, TSM_RESP_MAX as u64), TSM_RESP_MAX)
@@ -632,7 +670,7 @@ impl Session {
                 self.vfio(bdf)?;
                 let dev = self.devices.iter().find(|d| &d.bdf == bdf).ok_or_else(|| no("VFIO device", "vdevice"))?;
                 let id = self.ext()?.vdevice_alloc(viommu, dev.dev_id, dev.as_fd(), *virt_id)?;
-                self.vdevices.push(Vdev { id, virt_id: *virt_id });
+                self.vdevices.push(Vdev { id, virt_id: *virt_id, bdf: Some(bdf.clone()) });
                 Ok(Done { id: Some(id), ..Done::text(format!("vdevice {id}")) })
             }
             Step::Bind { id } => {
@@ -669,6 +707,7 @@ impl Session {
                 );
                 Ok(Done { text, info: Some(info), ..Default::default() })
             }
+            Step::PrivateMmio { id } => self.private_mmio(*id),
             Step::Destroy { target } => self.destroy(*target),
             Step::Close => {
                 self.close();

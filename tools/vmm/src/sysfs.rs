@@ -17,6 +17,9 @@ pub const DEFAULT_TSM: &str = "tsm0";
 /// The driver that exposes a device to a VMM.
 pub const VFIO_PCI: &str = "vfio-pci";
 
+/// teeio's VFIO PCI variant driver, which exports a bound TDI's MMIO.
+pub const TEEIO_VFIO_PCI: &str = "teeio-vfio-pci";
+
 /// A PCI function address, `ssss:bb:dd.f`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Bdf(String);
@@ -174,6 +177,23 @@ impl Sysfs {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::file("read", link, e)),
         }
+    }
+
+    /// The BAR of the device holding host physical address `addr`, and the
+    /// offset of `addr` in it (from the `resource` file).
+    pub fn bar_of(&self, bdf: &Bdf, addr: u64) -> Result<(u32, u64)> {
+        let path = self.device_dir(bdf).join("resource");
+        let text = fs::read_to_string(&path).map_err(|e| Error::file("read", &path, e))?;
+        let hex = |t: &str| u64::from_str_radix(t.trim_start_matches("0x"), 16).ok();
+        for (bar, line) in text.lines().take(6).enumerate() {
+            let mut f = line.split_whitespace().map(hex);
+            if let (Some(Some(start)), Some(Some(end))) = (f.next(), f.next()) {
+                if start != 0 && (start..=end).contains(&addr) {
+                    return Ok((bar as u32, addr - start));
+                }
+            }
+        }
+        Err(Error::Invalid(format!("{bdf}: no BAR holds {addr:#x}")))
     }
 
     /// The name of the device's VFIO cdev (`vfioN`), once vfio-pci drives it.

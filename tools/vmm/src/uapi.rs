@@ -19,6 +19,7 @@ pub const TEEIO_IOMMUFD_TYPE: u8 = b';';
 pub const TEEIO_IOMMUFD_CMD_ATTACH: u8 = 0x80;
 pub const TEEIO_IOMMUFD_CMD_DESTROY: u8 = 0x81;
 pub const TEEIO_IOMMUFD_CMD_EMU_VM_CREATE: u8 = 0x82;
+pub const TEEIO_IOMMUFD_CMD_EMU_VM_SET_MEMORY_REGION: u8 = 0x83;
 pub const TEEIO_IOMMUFD_CMD_VIOMMU_ALLOC: u8 = 0x90;
 pub const TEEIO_IOMMUFD_CMD_VDEVICE_ALLOC: u8 = 0x91;
 pub const TEEIO_IOMMUFD_CMD_VEVENTQ_ALLOC: u8 = 0x93;
@@ -34,6 +35,7 @@ const fn io(nr: u8) -> Opcode {
 pub const TEEIO_IOMMUFD_ATTACH: Opcode = io(TEEIO_IOMMUFD_CMD_ATTACH);
 pub const TEEIO_IOMMUFD_DESTROY: Opcode = io(TEEIO_IOMMUFD_CMD_DESTROY);
 pub const TEEIO_IOMMUFD_EMU_VM_CREATE: Opcode = io(TEEIO_IOMMUFD_CMD_EMU_VM_CREATE);
+pub const TEEIO_IOMMUFD_EMU_VM_SET_MEMORY_REGION: Opcode = io(TEEIO_IOMMUFD_CMD_EMU_VM_SET_MEMORY_REGION);
 pub const TEEIO_IOMMUFD_VIOMMU_ALLOC: Opcode = io(TEEIO_IOMMUFD_CMD_VIOMMU_ALLOC);
 pub const TEEIO_IOMMUFD_VDEVICE_ALLOC: Opcode = io(TEEIO_IOMMUFD_CMD_VDEVICE_ALLOC);
 pub const TEEIO_IOMMUFD_VEVENTQ_ALLOC: Opcode = io(TEEIO_IOMMUFD_CMD_VEVENTQ_ALLOC);
@@ -67,6 +69,24 @@ pub struct teeio_emu_vm_create {
     pub flags: u32,
     pub out_vm_fd: i32,
     pub __reserved: u32,
+}
+
+/// The memory region is a VFIO dma-buf (private MMIO).
+pub const TEEIO_MEM_VFIO_DMABUF: u32 = 1 << 0;
+
+/// struct teeio_emu_vm_memory_region
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct teeio_emu_vm_memory_region {
+    pub size: u32,
+    pub flags: u32,
+    pub vm_fd: i32,
+    pub slot: u32,
+    pub guest_phys_addr: u64,
+    pub memory_size: u64,
+    pub dmabuf_fd: i32,
+    pub __reserved: u32,
+    pub dmabuf_offset: u64,
 }
 
 /// enum teeio_viommu_type
@@ -260,6 +280,49 @@ pub struct vfio_device_bind_iommufd {
     pub token_uuid_ptr: u64,
 }
 
+pub const VFIO_DEVICE_FEATURE: Opcode = io(VFIO_BASE + 17);
+pub const VFIO_DEVICE_FEATURE_GET: u32 = 1 << 16;
+
+/// struct vfio_device_feature, without its flexible `data`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct vfio_device_feature {
+    pub argsz: u32,
+    pub flags: u32,
+}
+
+/// struct vfio_device_feature_dma_buf, without its flexible `dma_ranges`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct vfio_device_feature_dma_buf {
+    pub region_index: u32,
+    pub open_flags: u32,
+    pub flags: u32,
+    pub nr_ranges: u32,
+}
+
+/// struct vfio_region_dma_range
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct vfio_region_dma_range {
+    pub offset: u64,
+    pub length: u64,
+}
+
+/* linux/teeio_vfio.h */
+
+pub const TEEIO_VFIO_DEVICE_FEATURE_TDI_DMA_BUF: u32 = 0x7e10;
+
+/// VFIO_DEVICE_FEATURE GET TEEIO_VFIO_DEVICE_FEATURE_TDI_DMA_BUF with its
+/// one range, as the command reads it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TdiDmaBufFeature {
+    pub feature: vfio_device_feature,
+    pub dma_buf: vfio_device_feature_dma_buf,
+    pub range: vfio_region_dma_range,
+}
+
 /* linux/iommufd.h */
 
 pub const IOMMUFD_CMD_DESTROY: u8 = 0x80;
@@ -296,6 +359,11 @@ const _: () = {
     assert!(size_of::<teeio_iommufd_destroy>() == 8);
     assert!(size_of::<teeio_emu_vm_create>() == 16);
     assert!(offset_of!(teeio_emu_vm_create, out_vm_fd) == 8);
+    assert!(size_of::<teeio_emu_vm_memory_region>() == 48);
+    assert!(offset_of!(teeio_emu_vm_memory_region, guest_phys_addr) == 16);
+    assert!(offset_of!(teeio_emu_vm_memory_region, dmabuf_offset) == 40);
+    assert!(size_of::<TdiDmaBufFeature>() == 40);
+    assert!(offset_of!(TdiDmaBufFeature, range) == 24);
     assert!(size_of::<teeio_viommu_alloc>() == 24);
     assert!(offset_of!(teeio_viommu_alloc, vm_fd) == 12);
     assert!(offset_of!(teeio_viommu_alloc, out_viommu_id) == 16);
@@ -377,6 +445,11 @@ mod tests {
             layout!(teeio_iommufd_attach: size, flags, iommufd, __reserved),
             layout!(teeio_iommufd_destroy: size, id),
             layout!(teeio_emu_vm_create: size, flags, out_vm_fd, __reserved),
+            layout!(teeio_emu_vm_memory_region: size, flags, vm_fd, slot, guest_phys_addr, memory_size, dmabuf_fd,
+                __reserved, dmabuf_offset),
+            layout!(vfio_device_feature_dma_buf if "VFIO_DEVICE_FEATURE_DMA_BUF":
+                region_index, open_flags, flags, nr_ranges),
+            layout!(vfio_region_dma_range if "VFIO_DEVICE_FEATURE_DMA_BUF": offset, length),
             layout!(teeio_viommu_alloc: size, flags, type_, vm_fd, out_viommu_id, __reserved),
             layout!(teeio_vdevice_alloc: size, viommu_id, dev_id, vfio_fd, out_vdevice_id, __reserved, virt_id),
             layout!(teeio_veventq_alloc: size, flags, viommu_id, type_, veventq_depth, out_veventq_id,
@@ -406,6 +479,7 @@ mod tests {
             TEEIO_IOMMUFD_CMD_ATTACH,
             TEEIO_IOMMUFD_CMD_DESTROY,
             TEEIO_IOMMUFD_CMD_EMU_VM_CREATE,
+            TEEIO_IOMMUFD_CMD_EMU_VM_SET_MEMORY_REGION,
             TEEIO_IOMMUFD_CMD_VIOMMU_ALLOC,
             TEEIO_IOMMUFD_CMD_VDEVICE_ALLOC,
             TEEIO_IOMMUFD_CMD_VEVENTQ_ALLOC,
@@ -415,6 +489,9 @@ mod tests {
             TEEIO_IOMMUFD_ATTACH,
             TEEIO_IOMMUFD_DESTROY,
             TEEIO_IOMMUFD_EMU_VM_CREATE,
+            TEEIO_IOMMUFD_EMU_VM_SET_MEMORY_REGION,
+            TEEIO_MEM_VFIO_DMABUF,
+            TEEIO_VFIO_DEVICE_FEATURE_TDI_DMA_BUF,
             TEEIO_IOMMUFD_VIOMMU_ALLOC,
             TEEIO_IOMMUFD_VDEVICE_ALLOC,
             TEEIO_IOMMUFD_VEVENTQ_ALLOC,
@@ -451,6 +528,8 @@ mod tests {
             TEEIO_TDI_ERROR,
         ];
         v.push(("VFIO_DEVICE_BIND_IOMMUFD", VFIO_DEVICE_BIND_IOMMUFD as u64, Some("VFIO_DEVICE_BIND_FLAG_TOKEN")));
+        v.push(("VFIO_DEVICE_FEATURE", VFIO_DEVICE_FEATURE as u64, Some("VFIO_DEVICE_FEATURE_DMA_BUF")));
+        v.push(("VFIO_DEVICE_FEATURE_GET", VFIO_DEVICE_FEATURE_GET as u64, Some("VFIO_DEVICE_FEATURE_DMA_BUF")));
         v.push(("IOMMU_DESTROY", IOMMU_DESTROY as u64, Some("IOMMU_IOAS_ALLOC")));
         v.push(("IOMMU_IOAS_ALLOC", IOMMU_IOAS_ALLOC as u64, Some("IOMMU_IOAS_ALLOC")));
         v
@@ -485,6 +564,7 @@ mod tests {
     fn c_program() -> String {
         let mut p = String::from(
             "#include <stddef.h>\n#include <stdio.h>\n#include <linux/teeio_iommufd.h>\n#include <linux/teeio_tsm.h>\n\
+             #include <linux/teeio_vfio.h>\n\
              #if __has_include(<linux/vfio.h>)\n#include <linux/vfio.h>\n#endif\n\
              #if __has_include(<linux/iommufd.h>)\n#include <linux/iommufd.h>\n#endif\n\
              int main(void)\n{\n",

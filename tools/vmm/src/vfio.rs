@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! IOMMUFD and VFIO device cdevs: opening /dev/iommu, binding a device's
-//! /dev/vfio/devices/vfioN to it (VFIO_DEVICE_BIND_IOMMUFD), and the IOAS
-//! commands the benchmark compares the extension against.
+//! /dev/vfio/devices/vfioN to it (VFIO_DEVICE_BIND_IOMMUFD), exporting a
+//! bound TDI's MMIO as a dma-buf (teeio-vfio-pci), and the IOAS commands
+//! the benchmark compares the extension against.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -77,5 +78,30 @@ impl VfioDevice {
         // flags 0 it reads no token through `token_uuid_ptr`.
         unsafe { ioctl::run(fd.as_fd(), uapi::VFIO_DEVICE_BIND_IOMMUFD, "VFIO_DEVICE_BIND_IOMMUFD", &mut cmd)? };
         Ok(Self { bdf: bdf.clone(), path, dev_id: cmd.out_devid, fd })
+    }
+}
+
+impl VfioDevice {
+    /// VFIO_DEVICE_FEATURE GET TEEIO_VFIO_DEVICE_FEATURE_TDI_DMA_BUF: a
+    /// dma-buf of `len` bytes at `offset` into BAR `bar`, for the TVM's
+    /// private MMIO. The device must be driven by teeio-vfio-pci and its
+    /// TDI locked.
+    pub fn tdi_dma_buf(&self, bar: u32, offset: u64, len: u64) -> Result<OwnedFd> {
+        let mut cmd = uapi::TdiDmaBufFeature {
+            feature: uapi::vfio_device_feature {
+                argsz: size32::<uapi::TdiDmaBufFeature>(),
+                flags: uapi::VFIO_DEVICE_FEATURE_GET | uapi::TEEIO_VFIO_DEVICE_FEATURE_TDI_DMA_BUF,
+            },
+            dma_buf: uapi::vfio_device_feature_dma_buf {
+                region_index: bar,
+                open_flags: (OFlags::RDWR | OFlags::CLOEXEC).bits(),
+                flags: 0,
+                nr_ranges: 1,
+            },
+            range: uapi::vfio_region_dma_range { offset, length: len },
+        };
+        // SAFETY: the command reads the feature header, the dma-buf request
+        // and its one range, all in `cmd`, and returns a new dma-buf fd.
+        unsafe { ioctl::run_fd(self.fd.as_fd(), uapi::VFIO_DEVICE_FEATURE, "VFIO_DEVICE_FEATURE(TDI_DMA_BUF)", &mut cmd) }
     }
 }
