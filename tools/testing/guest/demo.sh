@@ -180,8 +180,8 @@ step "private MMIO: teeio-vfio-pci exports the TDI's MMIO as dma-bufs; revoke, u
 insmod /lib/modules/teeio/teeio_vfio_pci.ko
 echo clear > $EVENTS
 mark=$(dmesg | wc -l)
-echo "# teeio-vmm private-mmio $BDF --virt-id 0x100"
-teeio-vmm private-mmio $BDF --virt-id 0x100
+echo "# teeio-vmm private-mmio-lifecycle $BDF --virt-id 0x100"
+teeio-vmm private-mmio-lifecycle $BDF --virt-id 0x100
 echo "-- exit status $?; what the variant driver, the bridge and the emulated TSM logged:"
 dmesg | tail -n +$((mark + 1)) | grep -E 'TDI dma-buf|dma-bufs|private MMIO|secure stage-2|teardown|TDI freed|CONFIG_LOCKED' | sed 's/^/   /'
 echo "-- the IOASID event log: mmio-revoke first, mmio-recover after the TDI is freed"

@@ -96,7 +96,7 @@ enum Command {
         virt_id: u64,
     },
     /// The private MMIO flow for one device through teeio-vfio-pci, each step checked
-    PrivateMmio {
+    PrivateMmioLifecycle {
         /// PCI address, [ssss:]bb:dd.f
         bdf: Bdf,
         /// The device's ID in the VM (the TDI id)
@@ -161,9 +161,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             lifecycle::run(opts, &bdf, virt_id).context("lifecycle")?;
             println!("lifecycle {bdf}: every step as expected");
         }
-        Command::PrivateMmio { bdf, virt_id } => {
-            lifecycle::run_private_mmio(opts, &bdf, virt_id).context("private-mmio")?;
-            println!("private-mmio {bdf}: every step as expected");
+        Command::PrivateMmioLifecycle { bdf, virt_id } => {
+            lifecycle::run_private_mmio(opts, &bdf, virt_id).context("private-mmio-lifecycle")?;
+            println!("private-mmio-lifecycle {bdf}: every step as expected");
         }
         Command::Bench { bdf, iterations, virt_id, doe_anchor } => {
             bench::run(opts, &bdf, &bench::Config { iterations, virt_id, doe_anchor }).context("bench")?;

@@ -346,6 +346,9 @@ pub struct Session {
     iommufd: Option<OwnedFd>,
     /// Devices this session moved to vfio-pci, and the driver they had.
     rebound: Vec<(Bdf, Option<String>)>,
+    /// Private MMIO dma-bufs handed to the VM, kept as a VMM keeps its
+    /// memslots' files.
+    dmabufs: Vec<OwnedFd>,
 }
 
 fn say(who: &str, what: impl fmt::Display, result: impl fmt::Display) {
@@ -378,6 +381,7 @@ impl Session {
             devices: Vec::new(),
             iommufd: None,
             rebound: Vec::new(),
+            dmabufs: Vec::new(),
         }
     }
 
@@ -613,16 +617,17 @@ impl Session {
     }
 
     /// Exports each MMIO range of the vDEVICE's TDI as a dma-buf and hands
-    /// it to the VM as private-MMIO slot i at the range's report address.
-    /// The VM holds the dma-bufs; their fds close here.
-    fn private_mmio(&self, id: Option<u32>) -> Result<Done> {
+    /// it to the VM as private-MMIO slot i at the range's report address;
+    /// the session keeps the dma-bufs' files until it closes.
+    fn private_mmio(&mut self, id: Option<u32>) -> Result<Done> {
         let vdev = self.vdev(id)?;
         let bdf = vdev.bdf.clone().ok_or_else(|| no("device assigned for that vDEVICE", "vdevice"))?;
         let dev = self.vfio_device(&bdf).ok_or_else(|| no("VFIO device", "vdevice"))?;
         let vm = self.vm.as_ref().ok_or_else(|| no("VM", "vm"))?;
         let ranges = tsm_req::report_ranges(&self.report(&vdev)?)?;
-        let mut done = Vec::new();
-        for (slot, r) in (0u32..).zip(ranges.iter()) {
+        let (mut done, mut files) = (Vec::new(), Vec::new());
+        let slots = self.dmabufs.len() as u32..;
+        for (slot, r) in slots.zip(ranges.iter()) {
             let (bar, offset) = self.opts.sysfs.bar_of(&bdf, r.address)?;
             let dmabuf = dev.tdi_dma_buf(bar, offset, r.len)?;
             self.ext()?.emu_vm_set_memory_region(vm, slot, r.address, r.len, &dmabuf)?;
@@ -632,7 +637,9 @@ impl Session {
                 r.len,
                 r.address
             ));
+            files.push(dmabuf);
         }
+        self.dmabufs.extend(files);
         Ok(Done::text(done.join("; ")))
     }
 
@@ -797,6 +804,7 @@ impl Session {
         self.vm = None;
         self.viommu = None;
         self.vdevices.clear();
+        self.dmabufs.clear();
         self.devices.clear();
         self.iommufd = None;
         for (bdf, before) in std::mem::take(&mut self.rebound) {
