@@ -63,11 +63,6 @@ static struct teeio_vfio_device *to_teeio(struct vfio_device *core_vdev)
 	return container_of(core_vdev, struct teeio_vfio_device, core.vdev);
 }
 
-struct pci_dev *teeio_vfio_edge_pdev(struct teeio_vfio_device *vdev)
-{
-	return vdev->core.pdev;
-}
-
 /* Importers must be able to drop their mappings when told (revocation). */
 static int teeio_tdi_dma_buf_attach(struct dma_buf *dmabuf,
 				    struct dma_buf_attachment *attach)

@@ -18,7 +18,6 @@ int teeio_vfio_edge_register(void);
 void teeio_vfio_edge_unregister(void);
 /* Revokes (@revoked) or recovers every TDI MMIO dma-buf of @vdev; returns how many. */
 unsigned int teeio_vfio_edge_move(struct teeio_vfio_device *vdev, bool revoked);
-struct pci_dev *teeio_vfio_edge_pdev(struct teeio_vfio_device *vdev);
 
 /* Provided by Rust (vfio_main.rs). */
 int teeio_vfio_tdi_new(struct teeio_vfio_device *vdev, struct pci_dev *pdev,

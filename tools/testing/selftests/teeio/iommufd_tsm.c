@@ -89,17 +89,8 @@ FIXTURE_SETUP(ext)
 	ASSERT_EQ(0, to_driver(BDF, "vfio-pci"));
 	ASSERT_EQ(0, to_driver(OTHER, "vfio-pci"));
 	ASSERT_EQ(0, connect(BDF));
-	self->ext = open(EXT, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->ext);
-	self->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->iommufd);
-	self->vfio = vfio_open(BDF);
-	ASSERT_LE(0, self->vfio);
-	ASSERT_EQ(0, vfio_bind(self->vfio, self->iommufd, &self->dev_id));
-	ASSERT_EQ(0, attach(self->ext, self->iommufd));
-	self->vm = emu_vm(self->ext);
-	ASSERT_LE(0, self->vm);
-	ASSERT_EQ(0, viommu_alloc(self->ext, self->vm, &self->viommu));
+	ASSERT_EQ(0, open_vmm(BDF, &self->ext, &self->iommufd, &self->vfio, &self->dev_id,
+			      &self->vm, &self->viommu));
 	ASSERT_EQ(0, write_str(EVENTS, "clear"));
 }
 

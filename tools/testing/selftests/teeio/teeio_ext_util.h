@@ -224,6 +224,30 @@ static inline int accept_and_start(int ext, uint32_t vdev)
 }
 
 /*
+ * What a VMM opens for @bdf: the extension and an iommufd, attached; the
+ * device's VFIO cdev bound to the iommufd (@dev_id); a VM and its vIOMMU.
+ * 0 or -errno; the files opened so far are returned either way.
+ */
+static inline int open_vmm(const char *bdf, int *ext, int *iommufd, int *vfio,
+			   uint32_t *dev_id, int *vm, uint32_t *viommu)
+{
+	*ext = open(EXT, O_RDWR | O_CLOEXEC);
+	*iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	*vfio = *vm = -1;
+	if (*ext < 0 || *iommufd < 0)
+		return -errno;
+	*vfio = vfio_open(bdf);
+	if (*vfio < 0)
+		return *vfio;
+	if (vfio_bind(*vfio, *iommufd, dev_id) || attach(*ext, *iommufd))
+		return -EIO;
+	*vm = emu_vm(*ext);
+	if (*vm < 0)
+		return *vm;
+	return viommu_alloc(*ext, *vm, viommu);
+}
+
+/*
  * The teardown steps of one TDI in the event log: the bridge's four steps
  * in order; the vIOMMU's event subscriber listens at LAST, before the TDI's
  * context is freed.
