@@ -8,10 +8,11 @@
 out=/dev/ttyS1
 selftests=$(ls /teeio/selftests)
 cp /teeio/kunit.modules /tmp/kunit.modules
-# teeio.tests=NAME on the kernel command line runs that kselftest alone.
+# teeio.tests=NAME[,NAME...] on the kernel command line runs those
+# kselftests alone, in that order.
 only=$(sed -n 's/.*teeio\.tests=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ -n "$only" ]; then
-	selftests=$only
+	selftests=$(echo "$only" | tr , ' ')
 	: >/tmp/kunit.modules
 fi
 total=$(grep -c . /tmp/kunit.modules)
