@@ -303,9 +303,9 @@ impl Firmware {
                 continue;
             };
             slot.revoked = true;
-            let (id, tdi, hpa, len) = (slot.id, slot.tdi, slot.hpa, slot.len);
+            let (id, tdi, hpa) = (slot.id, slot.tdi, slot.hpa);
             let handle = t.handle;
-            let unmapped = t.unmap_host_range(hpa, len);
+            let unmapped = t.unmap_where(|m| m.hpa == hpa);
             for d in s.devices.iter_mut() {
                 if let Some(ctx) = d.tdi_mut(tdi) {
                     ctx.ranges.iter_mut().filter(|r| r.hpa == hpa).for_each(|r| r.mapped = false);
@@ -617,7 +617,7 @@ impl Firmware {
     /// Unmaps the TDI's private MMIO from `tvm`'s secure stage-2 and marks
     /// its report ranges unaccepted; returns how many mappings went.
     fn unmap(s: &mut State, c: &Call<'_>, tvm: u64) -> Result<usize, Status> {
-        let unmapped = s.tvm_mut(tvm)?.unmap_tdi(c.tdi);
+        let unmapped = s.tvm_mut(tvm)?.unmap_where(|m| m.tdi == c.tdi);
         for r in s.owned_tdi(c.device, c.tdi, tvm)?.ranges.iter_mut() {
             r.mapped = false;
         }
@@ -757,15 +757,6 @@ impl Firmware {
         let tvm = s.tvm_mut(tvm_handle)?;
         let region = *tvm.regions.iter().find(|r| r.tdi == c.tdi && r.covers(gpa, len)).ok_or(Status::InvalidAddress)?;
         let hpa = region.hpa + (gpa - region.gpa);
-        let tdi = s.owned_tdi(c.device, c.tdi, tvm_handle)?;
-        let range = tdi.ranges.iter_mut().find(|r| r.hpa == hpa && r.len == len).ok_or_else(|| {
-            pr_warn!("EMULATED TSM: TDI {:#x}: {:#x}+{:#x} is no range of the interface report\n", c.tdi, gpa, len);
-            Status::InvalidAddress
-        })?;
-        if range.mapped {
-            return Err(Status::AlreadyAvailable);
-        }
-        let tvm = s.tvm_mut(tvm_handle)?;
         if !tvm.slots.is_empty() {
             match tvm.slots.iter().find(|sl| !sl.dead && sl.hpa == hpa && sl.len == len && sl.gpa == gpa) {
                 Some(sl) if sl.revoked => {
@@ -779,7 +770,14 @@ impl Firmware {
                 }
             }
         }
-        let range = s.owned_tdi(c.device, c.tdi, tvm_handle)?.ranges.iter_mut().find(|r| r.hpa == hpa && r.len == len).ok_or(Status::Failed)?;
+        let tdi = s.owned_tdi(c.device, c.tdi, tvm_handle)?;
+        let range = tdi.ranges.iter_mut().find(|r| r.hpa == hpa && r.len == len).ok_or_else(|| {
+            pr_warn!("EMULATED TSM: TDI {:#x}: {:#x}+{:#x} is no range of the interface report\n", c.tdi, gpa, len);
+            Status::InvalidAddress
+        })?;
+        if range.mapped {
+            return Err(Status::AlreadyAvailable);
+        }
         range.mapped = true;
         let tvm = s.tvm_mut(tvm_handle)?;
         if tvm.stage2.push(Mapping { tdi: c.tdi, gpa, hpa, len }, GFP_KERNEL).is_err() {

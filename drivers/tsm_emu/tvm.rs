@@ -122,12 +122,12 @@ impl Tvm {
         self.regions.iter().any(|r| r.tdi == tdi)
     }
 
-    /// Unmaps the mappings of host range `[hpa, hpa + len)`; returns how many.
-    pub(crate) fn unmap_host_range(&mut self, hpa: u64, len: u64) -> usize {
+    /// Unmaps the private MMIO mappings `hit` picks; returns how many.
+    pub(crate) fn unmap_where(&mut self, hit: impl Fn(&Mapping) -> bool) -> usize {
         let before = self.stage2.len();
         let handle = self.handle;
         self.stage2.retain(|m| {
-            if m.hpa < hpa || m.hpa - hpa >= len {
+            if !hit(m) {
                 return true;
             }
             pr_info!("EMULATED TSM: TVM {}: secure stage-2 unmaps {:#x}+{:#x} (host {:#x})\n", handle, m.gpa, m.len, m.hpa);
@@ -147,20 +147,6 @@ impl Tvm {
     pub(crate) fn take_dead_slot(&mut self) -> Option<Slot> {
         let i = self.slots.iter().position(|sl| sl.dead)?;
         self.slots.remove(i).ok()
-    }
-
-    /// Unmaps every private MMIO mapping of `tdi`; returns how many.
-    pub(crate) fn unmap_tdi(&mut self, tdi: u32) -> usize {
-        let before = self.stage2.len();
-        let handle = self.handle;
-        self.stage2.retain(|m| {
-            if m.tdi != tdi {
-                return true;
-            }
-            pr_info!("EMULATED TSM: TVM {}: secure stage-2 unmaps {:#x}+{:#x} (host {:#x})\n", handle, m.gpa, m.len, m.hpa);
-            false
-        });
-        before - self.stage2.len()
     }
 
     /// Drops `tdi` from the trusted IOMMU context; returns whether it was in.

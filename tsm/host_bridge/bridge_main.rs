@@ -340,10 +340,8 @@ extern "C" fn teeio_bridge_bind(
     })();
     if let Err(e) = recorded {
         dev_warn!(dev_of(pdev), "bind: no IOASID for TDI {:#x}: {:?}\n", tdi_id, e);
-        match made {
-            Some(binding) => teardown::tear_down_now(tsm, &binding),
-            None => teardown::tear_down_now(tsm, &Binding::new(tvm, t, pdev)),
-        }
+        let unbound = Binding::new(tvm, t, pdev);
+        teardown::tear_down_now(tsm, made.as_deref().unwrap_or(&unbound));
         undo_tvm(&mut tvms);
         return e.to_errno();
     }

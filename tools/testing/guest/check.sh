@@ -29,6 +29,11 @@ n=0
 
 # KUnit suites run when their module loads; debugfs keeps each suite's KTAP
 # until the module goes away.
+# Unloads the modules in $needs, last loaded first.
+unload_needs() {
+	for d in $(echo $needs | tr ' ' '\n' | sed '1!G;h;$!d'); do rmmod $d; done
+}
+
 # Each line: a module and its parameters; "needs=a,b" loads modules a and
 # b first (their own suites, if any, are not counted) and unloads them after.
 while read -r m params; do
@@ -40,7 +45,7 @@ while read -r m params; do
 	before=$(ls /sys/kernel/debug/kunit)
 	if ! insmod /lib/modules/teeio/$m.ko $params; then
 		echo "not ok $n kunit:$m # insmod failed" >$out
-		for d in $(echo $needs | tr ' ' '\n' | sed '1!G;h;$!d'); do rmmod $d; done
+		unload_needs
 		continue
 	fi
 	suites=$(ls /sys/kernel/debug/kunit | grep -vxF "$before")
@@ -66,7 +71,7 @@ while read -r m params; do
 		echo "    # rmmod $m failed" >$out
 		result="not ok"
 	fi
-	for d in $(echo $needs | tr ' ' '\n' | sed '1!G;h;$!d'); do rmmod $d; done
+	unload_needs
 	echo "$result $n kunit:$m" >$out
 done </tmp/kunit.modules
 

@@ -311,6 +311,23 @@ mod tests {
     }
 
     #[test]
+    fn finds_the_bar_of_an_address() {
+        let t = Tree::new("resource");
+        let sys = Sysfs::new(&t.0);
+        let bdf: Bdf = "0000:01:00.0".parse().expect("bdf");
+        t.file(
+            "bus/pci/devices/0000:01:00.0/resource",
+            "0x0000000000000000 0x0000000000000000 0x0000000000000000\n\
+             0x0000000060000000 0x0000000060003fff 0x0000000000140204\n\
+             0x0000000000000000 0x0000000000000000 0x0000000000000000\n",
+        );
+        assert_eq!(sys.bar_of(&bdf, 0x6000_0000).ok(), Some((1, 0)));
+        assert_eq!(sys.bar_of(&bdf, 0x6000_3fff).ok(), Some((1, 0x3fff)));
+        assert!(sys.bar_of(&bdf, 0x6000_4000).is_err());
+        assert!(sys.bar_of(&bdf, 0).is_err());
+    }
+
+    #[test]
     fn finds_the_vfio_cdev() {
         let t = Tree::new("vfio");
         let sys = Sysfs::new(&t.0);
