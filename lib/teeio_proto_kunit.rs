@@ -10,6 +10,9 @@ use kernel::prelude::*;
 
 // The library's public API is wider than what one module uses.
 #[allow(unreachable_pub, dead_code)]
+#[path = "proto/src/accept.rs"]
+mod accept;
+#[allow(unreachable_pub, dead_code)]
 #[path = "proto/src/doe.rs"]
 mod doe;
 #[allow(unreachable_pub, dead_code)]

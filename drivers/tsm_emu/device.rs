@@ -38,6 +38,8 @@ pub(crate) struct TdiContext {
     pub(crate) nonce: Option<[u8; NONCE_LEN]>,
     /// The interface report read after the lock.
     pub(crate) report: KVec<u8>,
+    /// The MMIO reporting offset of the current lock.
+    pub(crate) mmio_offset: u64,
     /// Its MMIO ranges.
     pub(crate) ranges: KVec<ReportRange>,
     /// Whether the TVM accepted its DMA.
@@ -47,7 +49,16 @@ pub(crate) struct TdiContext {
 impl TdiContext {
     /// A TDI not bound, in `state`.
     pub(crate) fn new(id: u32, state: TdiState) -> Self {
-        Self { id, tvm: None, state, nonce: None, report: KVec::new(), ranges: KVec::new(), dma_accepted: false }
+        Self {
+            id,
+            tvm: None,
+            state,
+            nonce: None,
+            report: KVec::new(),
+            mmio_offset: 0,
+            ranges: KVec::new(),
+            dma_accepted: false,
+        }
     }
 
     /// Takes `report` (MMIO addresses offset by `mmio_offset`) as the
@@ -65,12 +76,14 @@ impl TdiContext {
         }
         self.ranges = ranges;
         self.report = report;
+        self.mmio_offset = mmio_offset;
         Ok(())
     }
 
     /// Forgets the lock: nonce, report, acceptances.
     pub(crate) fn clear_lock(&mut self) {
         self.nonce = None;
+        self.mmio_offset = 0;
         self.report.clear();
         self.ranges.clear();
         self.dma_accepted = false;

@@ -27,7 +27,7 @@ use zerocopy::IntoBytes;
 
 use crate::device::{Device, IdeStream, TdiContext};
 use crate::ide_km::{self, key_sub_stream, KeyMaterial, StreamKey};
-use crate::platform_edge::{random_bytes, KeyPort};
+use crate::platform_edge::{random_bytes, sha384, KeyPort};
 use crate::requester::{Requester, REPORT_PORTION};
 use crate::tdi_state::TdiState;
 use crate::tdisp::{self, InterfaceId, LockInterfaceRequest, StartInterfaceRequest};
@@ -353,6 +353,7 @@ impl Firmware {
             abi::teeio_tsm_fid_TEEIO_TSM_ACCEPT_INTERFACE_DMA => Self::accept_interface_dma(s, c),
             abi::teeio_tsm_fid_TEEIO_TSM_START_INTERFACE => Self::start_interface(s, c),
             abi::teeio_tsm_fid_TEEIO_TSM_STOP_INTERFACE => Self::stop_interface(s, c),
+            abi::teeio_tsm_fid_TEEIO_TSM_GET_INTERFACE_EVIDENCE => Self::get_interface_evidence(s, c),
             _ => Err(Status::NotSupported),
         }
     }
@@ -745,6 +746,30 @@ impl Firmware {
         let dst = c.buf.get_mut(..n).ok_or(Status::InvalidParam)?;
         dst.copy_from_slice(&dev.measurements);
         Ok(n as u64)
+    }
+
+    /// What the TSM vouches for: digests of the report it read at the lock
+    /// and of the device's measurements and certificates, and the offset.
+    fn get_interface_evidence(s: &mut State, c: Call<'_>) -> CallResult {
+        let tdi = s.owned_tdi(c.device, c.tdi, Self::tvm_of(&c))?;
+        if tdi.report.is_empty() {
+            return Err(Status::InvalidState);
+        }
+        let (report_digest, report_len, mmio_offset) = (sha384(&tdi.report), tdi.report.len(), tdi.mmio_offset);
+        let dev = s.device_mut(c.device)?;
+        let out = abi::teeio_tsm_guest_evidence {
+            report_digest,
+            measurements_digest: sha384(&dev.measurements),
+            cert_digest: dev.cert_digest,
+            mmio_reporting_offset: mmio_offset,
+            report_len: report_len as u32,
+            reserved: 0,
+        };
+        let size = size_of::<abi::teeio_tsm_guest_evidence>();
+        let dst = c.buf.get_mut(..size).ok_or(Status::InvalidParam)?;
+        // SAFETY: plain C struct of integers and byte arrays, `size` bytes long.
+        dst.copy_from_slice(unsafe { core::slice::from_raw_parts((&raw const out).cast::<u8>(), size) });
+        Ok(size as u64)
     }
 
     fn map_interface_mmio(s: &mut State, c: Call<'_>) -> CallResult {

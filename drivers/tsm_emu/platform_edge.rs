@@ -84,6 +84,14 @@ pub(crate) fn random_bytes(buf: &mut [u8]) {
     unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
 }
 
+/// SHA-384 of `data` (lib/crypto).
+pub(crate) fn sha384(data: &[u8]) -> [u8; 48] {
+    let mut out = [0u8; 48];
+    // SAFETY: valid input and output buffers of the stated sizes.
+    unsafe { bindings::sha384(data.as_ptr(), data.len(), out.as_mut_ptr()) };
+    out
+}
+
 /// PCI_EXT_CAP_ID_VNDR.
 const EXT_CAP_ID_VNDR: i32 = 0x0b;
 /// VSEC ID of the emulated root ports' platform key port.

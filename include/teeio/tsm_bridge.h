@@ -55,4 +55,14 @@ void teeio_tsm_mmio_exporter_unregister(struct pci_dev *pdev);
 int teeio_tsm_vm_import_mmio(struct kvm *kvm, u32 slot, u64 gpa,
 			     struct dma_buf *dmabuf);
 
+/*
+ * The binds of @pdev that follow, until it is set to 0 again, offer its
+ * memory BARs to the TVM at their host physical addresses plus @offset
+ * (where the VM sees them) and lock the TDI with @offset as its MMIO
+ * reporting offset. Upstream TSM drivers learn guest addresses from KVM's
+ * memslots; there is no KVM here. Returns 0, -EINVAL when @offset is not
+ * 4 KiB aligned, or -ENOMEM.
+ */
+int teeio_tsm_bind_mmio_offset(struct pci_dev *pdev, u64 offset);
+
 #endif /* _TEEIO_TSM_BRIDGE_H */

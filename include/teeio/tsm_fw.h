@@ -20,7 +20,7 @@
 struct dma_buf;
 
 #define TEEIO_TSM_FW_DEVICE_NAME "teeio-tsm-emu"
-#define TEEIO_TSM_FW_ABI_VERSION 2
+#define TEEIO_TSM_FW_ABI_VERSION 3
 
 /**
  * enum teeio_tsm_fid - function ids
@@ -66,6 +66,8 @@ struct dma_buf;
  * @TEEIO_TSM_STOP_INTERFACE: guest: STOP_INTERFACE, unmapping whatever
  *	private MMIO the host left mapped first; the host then runs the rest
  *	of the teardown
+ * @TEEIO_TSM_GET_INTERFACE_EVIDENCE: guest: struct teeio_tsm_guest_evidence
+ *	(linux/teeio_tsm.h) of the locked TDI into @buf; @ret: bytes
  */
 enum teeio_tsm_fid {
 	TEEIO_TSM_CREATE_TVM = 0x00,
@@ -89,6 +91,7 @@ enum teeio_tsm_fid {
 	TEEIO_TSM_ACCEPT_INTERFACE_DMA = 0x44,
 	TEEIO_TSM_START_INTERFACE = 0x45,
 	TEEIO_TSM_STOP_INTERFACE = 0x46,
+	TEEIO_TSM_GET_INTERFACE_EVIDENCE = 0x47,
 };
 
 /* Guest calls are TEEIO_TSM_GUEST_FID_BASE and up. */

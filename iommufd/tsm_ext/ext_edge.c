@@ -178,6 +178,19 @@ out_vm:
 	return rc;
 }
 
+int teeio_ext_bind_mmio_offset(struct pci_dev *pdev, u64 offset)
+{
+	int (*set)(struct pci_dev *pdev, u64 offset);
+	int rc;
+
+	set = symbol_get(teeio_tsm_bind_mmio_offset);
+	if (!set)
+		return offset ? -ENODEV : 0;
+	rc = set(pdev, offset);
+	symbol_put(teeio_tsm_bind_mmio_offset);
+	return rc;
+}
+
 static ssize_t teeio_veventq_fop_read(struct file *file, char __user *buf,
 				      size_t len, loff_t *ppos)
 {

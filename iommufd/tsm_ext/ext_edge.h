@@ -25,6 +25,11 @@ int teeio_ext_vfio_device_get(int fd, struct iommufd_ctx *ictx, u32 dev_id,
 int teeio_ext_vm_get(int fd, struct file **file, struct kvm **vm);
 void teeio_ext_file_put(struct file *file);
 struct file *teeio_ext_emu_vm_file(void);
+/*
+ * The MMIO reporting offset of @pdev's next binds (teeio_tsm_bind_mmio_offset()).
+ * -ENODEV for a nonzero @offset when no TSM bridge is loaded.
+ */
+int teeio_ext_bind_mmio_offset(struct pci_dev *pdev, u64 offset);
 int teeio_ext_emu_vm_import_mmio(int vm_fd, u32 slot, u64 gpa, u64 size,
 				 int dmabuf_fd);
 struct file *teeio_ext_veventq_file(void *queue);

@@ -174,11 +174,17 @@ pub(crate) fn veventq_alloc(ctx: &Context, arg: usize) -> Result<isize> {
 pub(crate) fn vdevice_tsm_op(ctx: &Context, arg: usize) -> Result<isize> {
     let cmd = Cmd::<b::teeio_vdevice_tsm_op>::read(arg, end_of!(b::teeio_vdevice_tsm_op, vdevice_id))?;
     zero(&[cmd.val.flags])?;
+    let offset = cmd.val.mmio_reporting_offset;
     let objects = ctx.objects.lock();
     objects.ictx()?;
     let vdevice = objects.vdevice(cmd.val.vdevice_id)?;
+    let bind = cmd.val.type_ == b::teeio_vdevice_tsm_op_type_TEEIO_VDEVICE_TSM_BIND;
+    if offset % 4096 != 0 || (!bind && offset != 0) {
+        dev_info!(ctx.dev, "TSM_OP: MMIO reporting offset {:#x} refused (4 KiB aligned, BIND only)\n", offset);
+        return Err(EINVAL);
+    }
     match cmd.val.type_ {
-        b::teeio_vdevice_tsm_op_type_TEEIO_VDEVICE_TSM_BIND => vdevice.bind().inspect_err(|e| {
+        b::teeio_vdevice_tsm_op_type_TEEIO_VDEVICE_TSM_BIND => vdevice.bind(offset).inspect_err(|e| {
             dev_info!(ctx.dev, "TSM BIND of vDEVICE {}: {:?}\n", vdevice.id, e);
         })?,
         b::teeio_vdevice_tsm_op_type_TEEIO_VDEVICE_TSM_UNBIND => vdevice.unbind().inspect_err(|e| {

@@ -3,6 +3,7 @@
 //! A vDEVICE: a VFIO device as its VM sees it, with the TSM operations on
 //! its TDI (bind, unbind, guest requests).
 
+use kernel::error::to_result;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -38,15 +39,23 @@ impl Vdevice {
         self.viommu.state(self.id)
     }
 
-    /// TSM BIND: the TDI locked for the vIOMMU's VM (pci_tsm_bind()).
-    pub(crate) fn bind(&self) -> Result {
+    /// TSM BIND: the TDI locked for the vIOMMU's VM (pci_tsm_bind()), its
+    /// MMIO offered where the VM sees it: `mmio_offset` past the host's.
+    pub(crate) fn bind(&self, mmio_offset: u64) -> Result {
         if self.state().0 {
             return Err(EBUSY);
         }
+        let pdev = self.device.pdev();
+        // SAFETY: the device is alive while its VFIO file is held.
+        to_result(unsafe { b::teeio_ext_bind_mmio_offset(pdev, mmio_offset) })?;
         self.viommu.binding(self.id);
-        // SAFETY: the device is alive while its VFIO file is held; the VM
-        // identity is the vIOMMU's, alive as long as it.
-        let rc = unsafe { b::pci_tsm_bind(self.device.pdev(), self.viommu.vm.identity(), self.virt_id) };
+        // SAFETY: as above; the VM identity is the vIOMMU's, alive as long
+        // as it.
+        let rc = unsafe { b::pci_tsm_bind(pdev, self.viommu.vm.identity(), self.virt_id) };
+        if mmio_offset != 0 {
+            // SAFETY: as above. Clearing cannot fail.
+            unsafe { b::teeio_ext_bind_mmio_offset(pdev, 0) };
+        }
         if rc != 0 {
             self.viommu.unbound(self.id);
             return Err(Error::from_errno(rc));

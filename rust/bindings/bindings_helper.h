@@ -32,6 +32,10 @@
 /* The iommufd TSM extension's uAPI and C edge. */
 #include "../../iommufd/tsm_ext/ext_edge.h"
 
+/* The guest TDISP accept driver's uAPI and C edge. */
+#include "../../include/uapi/linux/teeio_tdisp_guest.h"
+#include "../../tsm/guest/guest_edge.h"
+
 /* The VFIO variant driver's uAPI and C edge. */
 #include "../../include/uapi/linux/teeio_vfio.h"
 #include "../../vfio/vfio_edge.h"

@@ -40,6 +40,7 @@ pub(crate) enum GuestService {
     AcceptDma,
     Start,
     Stop,
+    Evidence,
 }
 
 /// What a platform TSM does for the bridge.
@@ -260,8 +261,12 @@ impl TsmBackend for EmulatedTsm {
             GuestService::AcceptDma => (abi::teeio_tsm_fid_TEEIO_TSM_ACCEPT_INTERFACE_DMA, [0; 3]),
             GuestService::Start => (abi::teeio_tsm_fid_TEEIO_TSM_START_INTERFACE, [0; 3]),
             GuestService::Stop => (abi::teeio_tsm_fid_TEEIO_TSM_STOP_INTERFACE, [0; 3]),
+            GuestService::Evidence => (abi::teeio_tsm_fid_TEEIO_TSM_GET_INTERFACE_EVIDENCE, [0; 3]),
         };
-        let writes = matches!(service, GuestService::Report { .. } | GuestService::State | GuestService::Measurements);
+        let writes = matches!(
+            service,
+            GuestService::Report { .. } | GuestService::State | GuestService::Measurements | GuestService::Evidence
+        );
         let (ret, _) = self.call(Args { fid, tvm, guest: true, target: Some(t), args, buf: out })?;
         Ok(if writes { ret as usize } else { 0 })
     }

@@ -277,15 +277,17 @@ fn bind_ioasid(set: u32, tdi_id: u32, binding: &Arc<Binding>) -> Result<u32> {
     Err(Error::from_errno(rc))
 }
 
-/// bind: a TVM for the VM, the TDI's MMIO offered to it (at guest physical
-/// addresses equal to the host's until a VMM supplies its own), then
-/// LOCK_INTERFACE through the TSM, then the TDI's IOASID in the VM's set.
+/// bind: a TVM for the VM, the TDI's MMIO offered to it at the host's
+/// addresses plus `mmio_offset` (where the VM sees them), then
+/// LOCK_INTERFACE with that MMIO reporting offset through the TSM, then the
+/// TDI's IOASID in the VM's set.
 #[no_mangle]
 extern "C" fn teeio_bridge_bind(
     bridge: *mut c_void,
     pdev: *mut bindings::pci_dev,
     kvm: *mut b::kvm,
     tdi_id: u32,
+    mmio_offset: u64,
     tvm_out: *mut u64,
 ) -> c_int {
     let bridge = bridge_ref(bridge);
@@ -311,16 +313,16 @@ extern "C" fn teeio_bridge_bind(
     let mut added = 0;
     let mut result = Ok(());
     for &(hpa, len) in bars.iter() {
-        result = tsm.add_region(tvm, t, hpa, hpa, len);
+        result = tsm.add_region(tvm, t, hpa.wrapping_add(mmio_offset), hpa, len);
         if result.is_err() {
             break;
         }
         added += 1;
     }
-    let result = result.and_then(|()| tsm.bind(tvm, t, 0));
+    let result = result.and_then(|()| tsm.bind(tvm, t, mmio_offset));
     if let Err(e) = result {
         for &(hpa, _) in bars.iter().take(added) {
-            let _ = tsm.reclaim_region(tvm, hpa);
+            let _ = tsm.reclaim_region(tvm, hpa.wrapping_add(mmio_offset));
         }
         undo_tvm(&mut tvms);
         return refused(pdev, "bind", e);
@@ -347,7 +349,7 @@ extern "C" fn teeio_bridge_bind(
     }
     // SAFETY: the C edge passes a valid output pointer.
     unsafe { *tvm_out = tvm };
-    dev_info!(dev_of(pdev), "TDI {:#x} bound to TVM {}: CONFIG_LOCKED\n", tdi_id, tvm);
+    dev_info!(dev_of(pdev), "TDI {:#x} bound to TVM {}: CONFIG_LOCKED, MMIO reporting offset {:#x}\n", tdi_id, tvm, mmio_offset);
     0
 }
 

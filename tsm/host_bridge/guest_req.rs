@@ -55,6 +55,7 @@ pub(crate) fn decode(input: &[u8], scope: u32, tdi_id: u32) -> Result<GuestServi
         b::teeio_tsm_guest_op_TEEIO_TSM_GUEST_ACCEPT_DMA => (GuestService::AcceptDma, true),
         b::teeio_tsm_guest_op_TEEIO_TSM_GUEST_START => (GuestService::Start, true),
         b::teeio_tsm_guest_op_TEEIO_TSM_GUEST_STOP => (GuestService::Stop, true),
+        b::teeio_tsm_guest_op_TEEIO_TSM_GUEST_GET_EVIDENCE => (GuestService::Evidence, false),
         _ => return Err(Refusal::UnknownOp(req.op)),
     };
     let allowed = match scope {

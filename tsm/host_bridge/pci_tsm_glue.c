@@ -32,6 +32,16 @@ struct teeio_bridge_dev {
 static DEFINE_MUTEX(teeio_bridges_lock);
 static LIST_HEAD(teeio_bridges);
 
+/* A bind's MMIO reporting offset, set by teeio_tsm_bind_mmio_offset(). */
+struct teeio_bind_offset {
+	struct list_head node;
+	struct pci_dev *pdev;
+	u64 offset;
+};
+
+static DEFINE_MUTEX(teeio_bind_offsets_lock);
+static LIST_HEAD(teeio_bind_offsets);
+
 /* Link context of a DSM function: the core's pf0 context and its stream. */
 struct teeio_link {
 	struct pci_tsm_pf0 pf0;
@@ -112,6 +122,53 @@ static void teeio_disconnect(struct pci_dev *pdev)
 	teeio_bridge_disconnect(bridge_of(pdev->tsm->tsm_dev), pdev);
 }
 
+static struct teeio_bind_offset *bind_offset_find(struct pci_dev *pdev)
+{
+	struct teeio_bind_offset *o;
+
+	lockdep_assert_held(&teeio_bind_offsets_lock);
+	list_for_each_entry(o, &teeio_bind_offsets, node)
+		if (o->pdev == pdev)
+			return o;
+	return NULL;
+}
+
+int teeio_tsm_bind_mmio_offset(struct pci_dev *pdev, u64 offset)
+{
+	struct teeio_bind_offset *o;
+
+	if (!IS_ALIGNED(offset, SZ_4K))
+		return -EINVAL;
+	guard(mutex)(&teeio_bind_offsets_lock);
+	o = bind_offset_find(pdev);
+	if (!offset) {
+		if (o) {
+			list_del(&o->node);
+			kfree(o);
+		}
+		return 0;
+	}
+	if (!o) {
+		o = kzalloc_obj(*o);
+		if (!o)
+			return -ENOMEM;
+		o->pdev = pdev;
+		list_add(&o->node, &teeio_bind_offsets);
+	}
+	o->offset = offset;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(teeio_tsm_bind_mmio_offset);
+
+static u64 bind_offset_of(struct pci_dev *pdev)
+{
+	struct teeio_bind_offset *o;
+
+	guard(mutex)(&teeio_bind_offsets_lock);
+	o = bind_offset_find(pdev);
+	return o ? o->offset : 0;
+}
+
 static struct pci_tdi *teeio_bind(struct pci_dev *pdev, struct kvm *kvm,
 				  u32 tdi_id)
 {
@@ -121,7 +178,7 @@ static struct pci_tdi *teeio_bind(struct pci_dev *pdev, struct kvm *kvm,
 	if (!tdi)
 		return ERR_PTR(-ENOMEM);
 	rc = teeio_bridge_bind(bridge_of(pdev->tsm->tsm_dev), pdev, kvm, tdi_id,
-			       &tdi->tvm);
+			       bind_offset_of(pdev), &tdi->tvm);
 	if (rc)
 		return ERR_PTR(rc);
 	pci_tsm_tdi_constructor(pdev, &tdi->base, kvm, tdi_id);

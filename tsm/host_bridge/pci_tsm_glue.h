@@ -17,7 +17,7 @@ void teeio_bridge_detach(void *bridge);
 int teeio_bridge_connect(void *bridge, struct pci_dev *pdev);
 void teeio_bridge_disconnect(void *bridge, struct pci_dev *pdev);
 int teeio_bridge_bind(void *bridge, struct pci_dev *pdev, struct kvm *kvm,
-		      u32 tdi_id, u64 *tvm);
+		      u32 tdi_id, u64 mmio_offset, u64 *tvm);
 void teeio_bridge_unbind(void *bridge, struct pci_dev *pdev, struct kvm *kvm,
 			 u32 tdi_id, u64 tvm);
 int teeio_bridge_vm_release(void *bridge, struct kvm *kvm);

@@ -291,6 +291,12 @@ enum teeio_vdevice_tsm_op_type {
  * @type: enum teeio_vdevice_tsm_op_type
  * @flags: must be 0
  * @vdevice_id: the vDEVICE
+ * @mmio_reporting_offset: BIND: where the VM sees the device's MMIO,
+ *	relative to where the host does: the TDI's memory BARs are offered
+ *	to the TVM at their host physical addresses plus this offset, and
+ *	LOCK_INTERFACE gets it as MMIO_REPORTING_OFFSET, so the interface
+ *	report shows the ranges where the guest finds them. 4 KiB aligned
+ *	(-EINVAL); 0 for UNBIND. Optional (@size 16: 0).
  *
  * BIND of a bound vDEVICE is -EBUSY, UNBIND of an unbound one -ENXIO.
  */
@@ -299,6 +305,7 @@ struct teeio_vdevice_tsm_op {
 	__u32 type;
 	__u32 flags;
 	__u32 vdevice_id;
+	__aligned_u64 mmio_reporting_offset;
 };
 #define TEEIO_IOMMUFD_VDEVICE_TSM_OP _IO(TEEIO_IOMMUFD_TYPE, TEEIO_IOMMUFD_CMD_VDEVICE_TSM_OP)
 

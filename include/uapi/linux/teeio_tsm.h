@@ -31,6 +31,8 @@
  *	private memory
  * @TEEIO_TSM_GUEST_START: STATE_CHANGE: START_INTERFACE
  * @TEEIO_TSM_GUEST_STOP: STATE_CHANGE: STOP_INTERFACE
+ * @TEEIO_TSM_GUEST_GET_EVIDENCE: INFO: struct teeio_tsm_guest_evidence, what
+ *	the TSM vouches for about the locked TDI
  */
 enum teeio_tsm_guest_op {
 	TEEIO_TSM_GUEST_GET_REPORT = 1,
@@ -40,6 +42,7 @@ enum teeio_tsm_guest_op {
 	TEEIO_TSM_GUEST_ACCEPT_DMA = 5,
 	TEEIO_TSM_GUEST_START = 6,
 	TEEIO_TSM_GUEST_STOP = 7,
+	TEEIO_TSM_GUEST_GET_EVIDENCE = 8,
 };
 
 /**
@@ -80,6 +83,34 @@ struct teeio_tsm_guest_state {
 	__u16 mmio_ranges;
 	__u16 mmio_mapped;
 	__u16 reserved;
+};
+
+#define TEEIO_TSM_DIGEST_SIZE 48
+
+/**
+ * struct teeio_tsm_guest_evidence - response of TEEIO_TSM_GUEST_GET_EVIDENCE
+ * @report_digest: SHA-384 of the interface report the TSM read from the
+ *	device at LOCK_INTERFACE
+ * @measurements_digest: SHA-384 of the device's measurement record, as
+ *	GET_MEASUREMENTS returns it
+ * @cert_digest: SHA-384 of the device's certificate chain (slot 0)
+ * @mmio_reporting_offset: the offset the host locked the TDI with; the
+ *	report's MMIO addresses are the device's plus this offset
+ * @report_len: bytes in the interface report
+ * @reserved: zero
+ *
+ * The TVM checks the report and the measurements it fetched, in portions
+ * and through the host, against these digests. Real TSMs protect this
+ * response from the host (TDX: the TDX module; SEV-TIO: the guest message
+ * keys); the emulated TSM's tunnel does not.
+ */
+struct teeio_tsm_guest_evidence {
+	__u8 report_digest[TEEIO_TSM_DIGEST_SIZE];
+	__u8 measurements_digest[TEEIO_TSM_DIGEST_SIZE];
+	__u8 cert_digest[TEEIO_TSM_DIGEST_SIZE];
+	__u64 mmio_reporting_offset;
+	__u32 report_len;
+	__u32 reserved;
 };
 
 #endif /* _UAPI_LINUX_TEEIO_TSM_H */

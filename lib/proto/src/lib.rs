@@ -13,6 +13,7 @@
 
 #![no_std]
 
+pub mod accept;
 pub mod doe;
 pub mod error;
 pub mod ide_km;

@@ -645,6 +645,13 @@ pub struct MeasurementBlocks<'a> {
     rest: &'a [u8],
 }
 
+impl<'a> MeasurementBlocks<'a> {
+    /// The blocks of a measurement record on its own (as a TSM keeps it).
+    pub fn of_record(record: &'a [u8]) -> Self {
+        Self { rest: record }
+    }
+}
+
 impl<'a> Iterator for MeasurementBlocks<'a> {
     type Item = Result<MeasurementBlock<'a>, Error>;
 

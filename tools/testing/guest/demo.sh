@@ -188,6 +188,24 @@ echo "-- the IOASID event log: mmio-revoke first, mmio-recover after the TDI is 
 events
 rmmod teeio_vfio_pci
 
+step "guest TDISP: the TVM's driver locks, accepts and unlocks its view of the device; the VMM relays its requests"
+# 0000:03:00.0 stands for the device as the TVM sees it: its routing id is
+# the TDI id, its BAR 0 where the host's BAR 0 is offered to the TVM.
+GUEST_BDF=0000:03:00.0
+insmod /lib/modules/teeio/teeio_vfio_pci.ko
+insmod /lib/modules/teeio/teeio_tdisp_guest.ko devices=$GUEST_BDF
+ls -l /dev/teeio-tdisp-guest
+echo "-- TSM devices: $(ls /sys/class/tsm)"
+echo clear > $EVENTS
+mark=$(dmesg | wc -l)
+echo "# teeio-vmm guest-lifecycle $BDF $GUEST_BDF"
+teeio-vmm guest-lifecycle $BDF $GUEST_BDF
+echo "-- exit status $?; what the guest driver and the bridge logged:"
+dmesg | tail -n +$((mark + 1)) | grep -E "teeio_tdisp_guest|teeio-tdisp-guest|$GUEST_BDF|MMIO reporting offset" | sed 's/^/   /'
+echo "-- the IOASID event log of its teardowns (guest stop, then the VMM's unbind):"
+events
+rmmod teeio_tdisp_guest teeio_vfio_pci
+
 step "iommufd TSM extension benchmark: vDEVICE alloc+destroy beside IOAS alloc+destroy, TSM_REQ beside a bare DOE exchange"
 teeio-vmm bench $BDF --virt-id 0x100 --iterations 2000
 rmmod teeio_iommufd_tsm teeio_tsm_bridge teeio_tsm_emu teeio_tdisp_emu

@@ -131,7 +131,7 @@ fn measure(s: &mut Session, bdf: &Bdf, cfg: &Config) -> Result<()> {
     }
     let vdevice = s.exec(Step::Vdevice { bdf: bdf.clone(), virt_id: cfg.virt_id })?.id;
     let vdevice = vdevice.ok_or_else(|| Error::Invalid("the vdevice step made no vDEVICE".into()))?;
-    s.exec(Step::Bind { id: Some(vdevice) })?;
+    s.exec(Step::Bind { id: Some(vdevice), mmio_offset: 0 })?;
     match &mut window {
         Some(w) => {
             let held = w.stop()?;

@@ -6,7 +6,7 @@
 
 use core::fmt;
 use core::mem::{offset_of, size_of};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -119,6 +119,20 @@ pub fn parse_records(b: &[u8]) -> Result<Vec<Event>> {
         .collect())
 }
 
+/// Waits up to `timeout` for `fd` (`what` in errors) to be readable;
+/// whether it is.
+pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Duration, what: &'static str) -> Result<bool> {
+    let ts =
+        Timespec { tv_sec: timeout.as_secs().try_into().unwrap_or(i64::MAX), tv_nsec: timeout.subsec_nanos().into() };
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let ready = rustix::io::retry_on_intr(|| poll(&mut fds, Some(&ts))).map_err(|e| Error::file("poll", what, e))?;
+    let revents = fds[0].revents();
+    if revents.intersects(PollFlags::ERR | PollFlags::NVAL) {
+        return Err(Error::Invalid(format!("{what} poll: {revents:?}")));
+    }
+    Ok(ready > 0 && revents.contains(PollFlags::IN))
+}
+
 /// A vEVENTQ's file.
 pub struct EventQueue {
     fd: OwnedFd,
@@ -132,18 +146,7 @@ impl EventQueue {
 
     /// Waits up to `timeout` for a record; whether one is there.
     pub fn wait(&self, timeout: Duration) -> Result<bool> {
-        let ts = Timespec {
-            tv_sec: timeout.as_secs().try_into().unwrap_or(i64::MAX),
-            tv_nsec: timeout.subsec_nanos().into(),
-        };
-        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
-        let ready =
-            rustix::io::retry_on_intr(|| poll(&mut fds, Some(&ts))).map_err(|e| Error::file("poll", "vEVENTQ", e))?;
-        let revents = fds[0].revents();
-        if revents.intersects(PollFlags::ERR | PollFlags::NVAL) {
-            return Err(Error::Invalid(format!("vEVENTQ poll: {revents:?}")));
-        }
-        Ok(ready > 0 && revents.contains(PollFlags::IN))
+        wait_readable(self.fd.as_fd(), timeout, "vEVENTQ")
     }
 
     /// Reads the records that are there (blocks until one is).

@@ -176,24 +176,33 @@ impl Extension {
         Ok((cmd.out_veventq_id, new_fd("TEEIO_IOMMUFD_VEVENTQ_ALLOC", cmd.out_veventq_fd)?))
     }
 
-    fn tsm_op(&self, vdevice: u32, op: u32) -> Result<()> {
+    fn tsm_op(&self, vdevice: u32, op: u32, mmio_reporting_offset: u64) -> Result<()> {
         let mut cmd = uapi::teeio_vdevice_tsm_op {
             size: size32::<uapi::teeio_vdevice_tsm_op>(),
             type_: op,
             flags: 0,
             vdevice_id: vdevice,
+            mmio_reporting_offset,
         };
         ioctl::call(self.fd(), &mut cmd)
     }
 
-    /// TEEIO_VDEVICE_TSM_BIND: locks the TDI for the vIOMMU's VM.
+    /// TEEIO_VDEVICE_TSM_BIND: locks the TDI for the vIOMMU's VM, its MMIO
+    /// where the host sees it.
     pub fn tsm_bind(&self, vdevice: u32) -> Result<()> {
-        self.tsm_op(vdevice, uapi::TEEIO_VDEVICE_TSM_BIND)
+        self.tsm_bind_at(vdevice, 0)
+    }
+
+    /// TEEIO_VDEVICE_TSM_BIND with an MMIO reporting offset: the TDI's
+    /// memory BARs are offered to the TVM, and reported, at their host
+    /// physical addresses plus `mmio_reporting_offset` (4 KiB aligned).
+    pub fn tsm_bind_at(&self, vdevice: u32, mmio_reporting_offset: u64) -> Result<()> {
+        self.tsm_op(vdevice, uapi::TEEIO_VDEVICE_TSM_BIND, mmio_reporting_offset)
     }
 
     /// TEEIO_VDEVICE_TSM_UNBIND: the ordered teardown.
     pub fn tsm_unbind(&self, vdevice: u32) -> Result<()> {
-        self.tsm_op(vdevice, uapi::TEEIO_VDEVICE_TSM_UNBIND)
+        self.tsm_op(vdevice, uapi::TEEIO_VDEVICE_TSM_UNBIND, 0)
     }
 
     /// TEEIO_IOMMUFD_VDEVICE_TSM_REQ of a teeio request (TEEIO_TSM_REQ_TYPE_TEEIO).
@@ -211,6 +220,13 @@ impl Extension {
         req: &[u8],
         resp: &mut [u8],
     ) -> Result<TsmReply> {
+        self.tsm_req_raw(vdevice, req_type, class.raw(), req, resp)
+    }
+
+    /// TEEIO_IOMMUFD_VDEVICE_TSM_REQ with the type and op (enum
+    /// teeio_tsm_req_op) as given, which the kernel checks: how a VMM
+    /// relays a guest's exit.
+    pub fn tsm_req_raw(&self, vdevice: u32, req_type: u32, op: u32, req: &[u8], resp: &mut [u8]) -> Result<TsmReply> {
         if req.is_empty() || req.len() > TSM_REQ_MAX || resp.len() > TSM_RESP_MAX {
             return Err(Error::Invalid(format!(
                 "TSM request of {} bytes with {} bytes of room (1..{TSM_REQ_MAX}, 0..{TSM_RESP_MAX})",
@@ -222,7 +238,7 @@ impl Extension {
             size: size32::<uapi::teeio_vdevice_tsm_req>(),
             vdevice_id: vdevice,
             type_: req_type,
-            op: class.raw(),
+            op,
             req_len: req.len() as u32,
             resp_len: resp.len() as u32,
             req_uptr: req.as_ptr() as u64,

@@ -6,13 +6,15 @@
 //! A VMM connects a device to the TSM (sysfs), binds its VFIO cdev to an
 //! iommufd, attaches the extension to that iommufd, and then allocates a
 //! vIOMMU for its VM, a vDEVICE for the device, binds the vDEVICE's TDI to
-//! the VM through the TSM and relays the guest's requests. [`session`] runs
+//! the VM through the TSM and relays the guest's requests, its own or, with
+//! [`guest_channel`], the exits of the guest TDISP driver. [`session`] runs
 //! those steps one by one; [`lifecycle`] and [`bench`] are built on it.
 
 pub mod bench;
 pub mod error;
 pub mod events;
 pub mod extension;
+pub mod guest_channel;
 mod ioctl;
 pub mod kmem;
 pub mod lifecycle;

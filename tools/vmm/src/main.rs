@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 use teeio_vmm::bench;
 use teeio_vmm::extension;
+use teeio_vmm::guest_channel;
 use teeio_vmm::lifecycle;
 use teeio_vmm::session::{self, parse_u32, parse_u64, Line, Options, Session, Step};
 use teeio_vmm::sysfs::{self, Bdf, Sysfs};
@@ -29,7 +30,9 @@ grammar of the subcommands above. '#' starts a comment; blank lines are
 skipped; the whole script is parsed before its first step runs. The session
 opens /dev/iommu and the extension at its first stateful step and keeps the
 VM, vIOMMU, vEVENTQ, vDEVICE and VFIO files and ids; bind, unbind, req and
-info act on the last vDEVICE unless given --id.
+info act on the last vDEVICE unless given --id. guest-relay answers the guest
+TDISP driver's requests (/dev/teeio-tdisp-guest) for the session's vDEVICEs
+while another process drives the guest side.
 Each step is printed with who acted ([host], [vmm], [guest]), its result and
 the TDI state while the vDEVICE is bound. The session stops at the first
 failing step with a non-zero exit, except for lines starting with '!', which
@@ -74,6 +77,9 @@ struct Cli {
     /// The VFIO driver assigned devices are moved to
     #[arg(long, global = true, value_name = "DRIVER", default_value = sysfs::VFIO_PCI)]
     vfio_driver: String,
+    /// The guest TDISP channel's device
+    #[arg(long, global = true, value_name = "PATH", default_value = guest_channel::DEFAULT_PATH)]
+    guest_channel: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -102,6 +108,13 @@ enum Command {
         /// The device's ID in the VM (the TDI id)
         #[arg(long, default_value = "0x10", value_parser = parse_u64)]
         virt_id: u64,
+    },
+    /// The flow with the guest TDISP driver: host device assigned through teeio-vfio-pci, the TVM's lock, accept and unlock of its view of it relayed by the VMM, each step checked
+    GuestLifecycle {
+        /// The host's device, [ssss:]bb:dd.f
+        host_bdf: Bdf,
+        /// The device as the guest sees it, [ssss:]bb:dd.f: its routing id is the virt_id, its BAR 0 where the host's BAR 0 is offered
+        guest_bdf: Bdf,
     },
     /// Throughput of vDEVICE alloc+destroy and guest requests against their anchors
     Bench {
@@ -140,6 +153,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         tsm: cli.tsm,
         sysfs: Sysfs::default(),
         vfio_driver: cli.vfio_driver,
+        guest_channel: cli.guest_channel,
     };
     match cli.command {
         Command::Step(step) => {
@@ -164,6 +178,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::PrivateMmioLifecycle { bdf, virt_id } => {
             lifecycle::run_private_mmio(opts, &bdf, virt_id).context("private-mmio-lifecycle")?;
             println!("private-mmio-lifecycle {bdf}: every step as expected");
+        }
+        Command::GuestLifecycle { host_bdf, guest_bdf } => {
+            lifecycle::run_guest(opts, &host_bdf, &guest_bdf).context("guest-lifecycle")?;
+            println!("guest-lifecycle {host_bdf} as {guest_bdf}: every step as expected");
         }
         Command::Bench { bdf, iterations, virt_id, doe_anchor } => {
             bench::run(opts, &bdf, &bench::Config { iterations, virt_id, doe_anchor }).context("bench")?;

@@ -13,6 +13,7 @@ use core::fmt;
 use core::str::FromStr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -20,8 +21,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventQueue, TdiEvent};
 use crate::extension::{self, Extension, VdeviceInfo, TSM_RESP_MAX};
+use crate::guest_channel::{self, ExtensionVdevices, GuestChannel, Relay};
 use crate::sysfs::{self, Bdf, Sysfs};
-use crate::tsm_req::{self, GuestOp, GuestRequest, GuestState, TdiState, GUEST_STATE_LEN};
+use crate::tsm_req::{
+    self, Evidence, GuestOp, GuestRequest, GuestState, TdiState, GUEST_EVIDENCE_LEN, GUEST_STATE_LEN,
+};
 use crate::vfio::{self, VfioDevice};
 
 /// Where a session finds its devices and files.
@@ -37,6 +41,8 @@ pub struct Options {
     pub sysfs: Sysfs,
     /// The VFIO driver devices are moved to (vfio-pci, teeio-vfio-pci).
     pub vfio_driver: String,
+    /// The guest TDISP channel's device.
+    pub guest_channel: PathBuf,
 }
 
 impl Default for Options {
@@ -47,6 +53,7 @@ impl Default for Options {
             iommu: vfio::IOMMU_PATH.into(),
             tsm: sysfs::DEFAULT_TSM.into(),
             sysfs: Sysfs::default(),
+            guest_channel: guest_channel::DEFAULT_PATH.into(),
         }
     }
 }
@@ -150,6 +157,9 @@ pub enum Step {
         /// The vDEVICE; the last one by default
         #[arg(long, value_parser = parse_u32)]
         id: Option<u32>,
+        /// Where the VM sees the TDI's MMIO relative to the host (4 KiB aligned): offered and reported there
+        #[arg(long, value_name = "OFFSET", default_value = "0", value_parser = parse_u64)]
+        mmio_offset: u64,
     },
     /// Unbind the vDEVICE's TDI (TSM UNBIND: the ordered teardown)
     Unbind {
@@ -186,6 +196,15 @@ pub enum Step {
         #[arg(long, value_parser = parse_u32)]
         id: Option<u32>,
     },
+    /// Relay the guest TDISP driver's requests (/dev/teeio-tdisp-guest) to the session's vDEVICEs, in the foreground
+    GuestRelay {
+        /// Stop after this many exits
+        #[arg(long, value_parser = parse_u32)]
+        exits: Option<u32>,
+        /// Stop when no exit came for this long
+        #[arg(long, default_value_t = 10000)]
+        idle_ms: u64,
+    },
     /// Destroy an object: an id, or the session's vdevice, veventq or viommu
     Destroy { target: Target },
     /// Close every file of the session; the extension destroys what is left
@@ -208,6 +227,8 @@ pub enum Req {
     },
     /// GET_MEASUREMENTS: the device's SPDM measurement record
     Measurements,
+    /// GET_EVIDENCE: the TSM's digests of the report, measurements and certificates, and the MMIO reporting offset
+    Evidence,
     /// MAP_MMIO: accept one range, or without arguments every range of the report at its report address
     MapMmio {
         /// Guest physical address
@@ -306,7 +327,7 @@ pub struct Done {
     pub info: Option<VdeviceInfo>,
     /// vEVENTQ records read.
     pub events: Vec<Event>,
-    /// The response of a GET_REPORT or GET_MEASUREMENTS.
+    /// The response of a GET_REPORT, GET_MEASUREMENTS or GET_EVIDENCE.
     pub payload: Vec<u8>,
 }
 
@@ -332,13 +353,16 @@ struct Vdev {
     virt_id: u64,
     /// The host device, when this session assigned it.
     bdf: Option<Bdf>,
+    /// The MMIO reporting offset of its last bind.
+    mmio_offset: u64,
 }
 
 /// The session.
 pub struct Session {
     opts: Options,
     veventq: Option<(u32, EventQueue)>,
-    ext: Option<Extension>,
+    /// Shared with the relay threads serving this session's vDEVICEs.
+    ext: Option<Arc<Extension>>,
     vm: Option<OwnedFd>,
     viommu: Option<u32>,
     vdevices: Vec<Vdev>,
@@ -351,7 +375,8 @@ pub struct Session {
     dmabufs: Vec<OwnedFd>,
 }
 
-fn say(who: &str, what: impl fmt::Display, result: impl fmt::Display) {
+/// Prints a step: who acted, what, and how it ended.
+pub(crate) fn say(who: &str, what: impl fmt::Display, result: impl fmt::Display) {
     println!("[{who}] {what} -> {result}");
 }
 
@@ -404,14 +429,41 @@ impl Session {
             let (iommufd, ext) = opened?;
             say("vmm", what, format!("iommufd {}", iommufd.as_raw_fd()));
             self.iommufd = Some(iommufd);
-            self.ext = Some(ext);
+            self.ext = Some(Arc::new(ext));
         }
-        self.ext.as_ref().ok_or_else(|| no("extension", "open"))
+        self.ext.as_deref().ok_or_else(|| no("extension", "open"))
     }
 
     /// The extension, once open.
     pub fn extension(&self) -> Option<&Extension> {
-        self.ext.as_ref()
+        self.ext.as_deref()
+    }
+
+    /// A relay of guest exits to the session's vDEVICEs as they are now.
+    /// It shares the extension file: the session's objects outlive its
+    /// close while a relay holds it.
+    pub fn relay(&self) -> Result<Relay<ExtensionVdevices>> {
+        let ext = self.ext.clone().ok_or_else(|| no("extension", "vm"))?;
+        let ids = self.vdevices.iter().map(|v| (v.virt_id, v.id)).collect();
+        Ok(Relay::new(ExtensionVdevices::new(ext, ids)))
+    }
+
+    /// GET_STATE of the vDEVICE `id` (the last one by default), sent by
+    /// the VMM.
+    pub fn guest_state(&self, id: Option<u32>) -> Result<GuestState> {
+        self.get_state(&self.vdev(id)?)
+    }
+
+    /// Sends `req` for the vDEVICE `id` (the last one by default) without
+    /// printing it: a request the VMM makes for itself.
+    pub fn request(&self, id: Option<u32>, req: &Req) -> Result<Done> {
+        self.req(&self.vdev(id)?, req)
+    }
+
+    /// The TDI state of the last vDEVICE as the steps print it ("TDI RUN",
+    /// "TDI torn down, vDEVICE bound"); nothing while it is not bound.
+    pub fn tdi_summary(&self) -> Option<String> {
+        self.tdi_note().1
     }
 
     /// The iommufd, once open.
@@ -453,7 +505,7 @@ impl Session {
     }
 
     fn ext(&self) -> Result<&Extension> {
-        self.ext.as_ref().ok_or_else(|| no("extension", "vm"))
+        self.ext.as_deref().ok_or_else(|| no("extension", "vm"))
     }
 
     fn vdev(&self, id: Option<u32>) -> Result<Vdev> {
@@ -464,6 +516,7 @@ impl Session {
                 id,
                 virt_id: self.ext.as_ref().and_then(|e| e.vdevice_info(id).ok()).map_or(0, |i| i.virt_id),
                 bdf: None,
+                mmio_offset: 0,
             })),
             None => self.vdevices.last().cloned().ok_or_else(|| no("vDEVICE", "vdevice")),
         }
@@ -483,13 +536,15 @@ impl Session {
             Step::Viommu => "viommu".into(),
             Step::Veventq { depth } => format!("veventq depth {depth}"),
             Step::Vdevice { bdf, virt_id } => format!("vdevice {bdf} virt_id {virt_id:#x}"),
-            Step::Bind { id } => format!("bind {}", vdev(id)),
+            Step::Bind { id, mmio_offset: 0 } => format!("bind {}", vdev(id)),
+            Step::Bind { id, mmio_offset } => format!("bind {} at MMIO offset {mmio_offset:#x}", vdev(id)),
             Step::Unbind { id } => format!("unbind {}", vdev(id)),
             Step::Req { id, req } => {
                 let what = match req {
                     Req::State => "state".to_owned(),
                     Req::Report { offset, len } => format!("report {offset:#x}+{len:#x}"),
                     Req::Measurements => "measurements".to_owned(),
+                    Req::Evidence => "evidence".to_owned(),
                     Req::MapMmio { gpa: Some(gpa), len: Some(len) } => format!("map-mmio {gpa:#x}+{len:#x}"),
                     Req::MapMmio { .. } => "map-mmio (every report range)".to_owned(),
                     Req::AcceptDma => "accept-dma".to_owned(),
@@ -501,6 +556,10 @@ impl Session {
             Step::Events { timeout_ms, .. } => format!("events (wait {timeout_ms} ms)"),
             Step::Info { id } => format!("info {}", vdev(id)),
             Step::PrivateMmio { id } => format!("private-mmio {}", vdev(id)),
+            Step::GuestRelay { exits, idle_ms } => {
+                let until = exits.map_or(String::new(), |n| format!("{n} exits or "));
+                format!("guest-relay {} (until {until}{idle_ms} ms idle)", self.opts.guest_channel.display())
+            }
             Step::Destroy { target } => match target {
                 Target::Id(id) => format!("destroy {id}"),
                 Target::Vdevice => format!("destroy {}", vdev(&None)),
@@ -617,8 +676,10 @@ impl Session {
     }
 
     /// Exports each MMIO range of the vDEVICE's TDI as a dma-buf and hands
-    /// it to the VM as private-MMIO slot i at the range's report address;
-    /// the session keeps the dma-bufs' files until it closes.
+    /// it to the VM as private-MMIO slot i at the range's report address,
+    /// which is where the VM sees it (the host's address plus the bind's
+    /// MMIO reporting offset); the session keeps the dma-bufs' files until
+    /// it closes.
     fn private_mmio(&mut self, id: Option<u32>) -> Result<Done> {
         let vdev = self.vdev(id)?;
         let bdf = vdev.bdf.clone().ok_or_else(|| no("device assigned for that vDEVICE", "vdevice"))?;
@@ -628,7 +689,7 @@ impl Session {
         let (mut done, mut files) = (Vec::new(), Vec::new());
         let slots = self.dmabufs.len() as u32..;
         for (slot, r) in slots.zip(ranges.iter()) {
-            let (bar, offset) = self.opts.sysfs.bar_of(&bdf, r.address)?;
+            let (bar, offset) = self.opts.sysfs.bar_of(&bdf, r.address.wrapping_sub(vdev.mmio_offset))?;
             let dmabuf = dev.tdi_dma_buf(bar, offset, r.len)?;
             self.ext()?.emu_vm_set_memory_region(vm, slot, r.address, r.len, &dmabuf)?;
             done.push(format!(
@@ -677,12 +738,15 @@ impl Session {
                 self.vfio(bdf)?;
                 let dev = self.devices.iter().find(|d| &d.bdf == bdf).ok_or_else(|| no("VFIO device", "vdevice"))?;
                 let id = self.ext()?.vdevice_alloc(viommu, dev.dev_id, dev.as_fd(), *virt_id)?;
-                self.vdevices.push(Vdev { id, virt_id: *virt_id, bdf: Some(bdf.clone()) });
+                self.vdevices.push(Vdev { id, virt_id: *virt_id, bdf: Some(bdf.clone()), mmio_offset: 0 });
                 Ok(Done { id: Some(id), ..Done::text(format!("vdevice {id}")) })
             }
-            Step::Bind { id } => {
+            Step::Bind { id, mmio_offset } => {
                 let vdev = self.vdev(*id)?;
-                self.ext()?.tsm_bind(vdev.id)?;
+                self.ext()?.tsm_bind_at(vdev.id, *mmio_offset)?;
+                if let Some(v) = self.vdevices.iter_mut().find(|v| v.id == vdev.id) {
+                    v.mmio_offset = *mmio_offset;
+                }
                 Ok(Done::text(""))
             }
             Step::Unbind { id } => {
@@ -715,6 +779,14 @@ impl Session {
                 Ok(Done { text, info: Some(info), ..Default::default() })
             }
             Step::PrivateMmio { id } => self.private_mmio(*id),
+            Step::GuestRelay { exits, idle_ms } => {
+                let relay = self.relay()?;
+                let channel = GuestChannel::open(&self.opts.guest_channel)?;
+                let exits = exits.map(|n| n as usize);
+                let log = relay.serve(&channel, exits, Duration::from_millis(*idle_ms), |r| println!("[vmm] {r}"))?;
+                let failed = log.iter().filter(|r| !r.ok()).count();
+                Ok(Done::text(format!("{} exits relayed, {failed} not ok", log.len())))
+            }
             Step::Destroy { target } => self.destroy(*target),
             Step::Close => {
                 self.close();
@@ -751,6 +823,11 @@ impl Session {
             Req::Measurements => {
                 let m = self.guest(vdev, GuestRequest::new(GuestOp::GetMeasurements, tdi), TSM_RESP_MAX)?;
                 Ok(Done { text: format!("{} bytes: {}", m.len(), hex_head(&m, 16)), payload: m, ..Default::default() })
+            }
+            Req::Evidence => {
+                let b = self.guest(vdev, GuestRequest::new(GuestOp::GetEvidence, tdi), GUEST_EVIDENCE_LEN)?;
+                let text = Evidence::parse(&b)?.to_string();
+                Ok(Done { text, payload: b, ..Default::default() })
             }
             Req::MapMmio { gpa: Some(gpa), len: Some(len) } => {
                 self.guest(vdev, GuestRequest::map_mmio(tdi, *gpa, *len), 0)?;
@@ -865,6 +942,11 @@ mod tests {
         );
         assert_eq!(one("req map-mmio").step, Step::Req { id: None, req: Req::MapMmio { gpa: None, len: None } });
         assert_eq!(one("req accept-dma").step, Step::Req { id: None, req: Req::AcceptDma });
+        assert_eq!(one("req evidence").step, Step::Req { id: None, req: Req::Evidence });
+        assert_eq!(one("bind --mmio-offset 0x20000000").step, Step::Bind { id: None, mmio_offset: 0x2000_0000 });
+        assert_eq!(one("bind --id 2").step, Step::Bind { id: Some(2), mmio_offset: 0 });
+        assert_eq!(one("guest-relay").step, Step::GuestRelay { exits: None, idle_ms: 10000 });
+        assert_eq!(one("guest-relay --exits 7 --idle-ms 500").step, Step::GuestRelay { exits: Some(7), idle_ms: 500 });
         assert_eq!(
             one("events --timeout-ms 50 --expect stopped-by-guest").step,
             Step::Events { timeout_ms: 50, expect: Some(EventKind::StoppedByGuest) }
@@ -878,7 +960,7 @@ mod tests {
     fn expected_failures() {
         let line = one("!bind");
         assert!(line.expect_failure);
-        assert_eq!(line.step, Step::Bind { id: None });
+        assert_eq!(line.step, Step::Bind { id: None, mmio_offset: 0 });
         let line = one("  ! unbind --id 4 # twice");
         assert!(line.expect_failure);
         assert_eq!(line.step, Step::Unbind { id: Some(4) });
@@ -899,6 +981,9 @@ mod tests {
             "req map-mmio 0x1000",
             "destroy thing",
             "bind extra",
+            "bind --mmio-offset",
+            "bind --mmio-offset 0xzz",
+            "guest-relay --exits -1",
             "!",
             "events --expect nothing",
         ] {
@@ -938,13 +1023,14 @@ mod tests {
         for step in [
             Step::Viommu,
             Step::Veventq { depth: 1 },
-            Step::Bind { id: None },
+            Step::Bind { id: None, mmio_offset: 0 },
             Step::Events { timeout_ms: 0, expect: None },
+            Step::GuestRelay { exits: None, idle_ms: 0 },
         ] {
             let e = s.exec_failing(step.clone()).expect("fails as expected");
             assert!(e.to_string().starts_with("no "), "{step:?}: {e}");
         }
-        assert!(s.exec(Step::Bind { id: None }).is_err());
+        assert!(s.exec(Step::Bind { id: None, mmio_offset: 0 }).is_err());
         assert!(s.exec_failing(Step::Status { bdf: "01:00.0".parse().expect("bdf") }).is_ok());
     }
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! PCI and PCI/TSM sysfs: connecting a device to a TSM, reading its link
-//! state, and moving it between drivers. Each call is one stateless step.
+//! state, moving it between drivers, and the guest side's per-device
+//! directory of the guest TDISP driver (teeio_tdisp_guest). Each call is one
+//! stateless step.
 
 use core::fmt;
 use core::str::FromStr;
@@ -10,6 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::tsm_req::{hex, parse_hex};
 
 /// The TSM a device connects to unless told otherwise.
 pub const DEFAULT_TSM: &str = "tsm0";
@@ -20,6 +23,13 @@ pub const VFIO_PCI: &str = "vfio-pci";
 /// teeio's VFIO PCI variant driver, which exports a bound TDI's MMIO.
 pub const TEEIO_VFIO_PCI: &str = "teeio-vfio-pci";
 
+/// The device the guest TDISP driver registers its TSM for: the `device`
+/// of its /sys/class/tsm/tsmN.
+pub const GUEST_TSM_DEVICE: &str = "teeio-tdisp-guest";
+
+/// IORESOURCE_MEM in a `resource` line's flags.
+const IORESOURCE_MEM: u64 = 0x200;
+
 /// A PCI function address, `ssss:bb:dd.f`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Bdf(String);
@@ -28,6 +38,13 @@ impl Bdf {
     /// The canonical form, as sysfs names the device.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The routing id, bus << 8 | device << 3 | function.
+    pub fn routing_id(&self) -> u16 {
+        // The canonical form is ssss:bb:dd.f in hex.
+        let field = |at: core::ops::Range<usize>| u16::from_str_radix(&self.0[at], 16).unwrap_or(0);
+        field(5..7) << 8 | field(8..10) << 3 | field(11..12)
     }
 }
 
@@ -179,21 +196,77 @@ impl Sysfs {
         }
     }
 
-    /// The BAR of the device holding host physical address `addr`, and the
-    /// offset of `addr` in it (from the `resource` file).
-    pub fn bar_of(&self, bdf: &Bdf, addr: u64) -> Result<(u32, u64)> {
+    /// The six BARs of the `resource` file: start, end and flags, zero for
+    /// an unused BAR or an unreadable line.
+    fn bars(&self, bdf: &Bdf) -> Result<Vec<(u64, u64, u64)>> {
         let path = self.device_dir(bdf).join("resource");
         let text = fs::read_to_string(&path).map_err(|e| Error::file("read", &path, e))?;
         let hex = |t: &str| u64::from_str_radix(t.trim_start_matches("0x"), 16).ok();
-        for (bar, line) in text.lines().take(6).enumerate() {
-            let mut f = line.split_whitespace().map(hex);
-            if let (Some(Some(start)), Some(Some(end))) = (f.next(), f.next()) {
-                if start != 0 && (start..=end).contains(&addr) {
-                    return Ok((bar as u32, addr - start));
+        Ok(text
+            .lines()
+            .take(6)
+            .map(|line| {
+                let mut f = line.split_whitespace().map(hex);
+                match (f.next(), f.next(), f.next()) {
+                    (Some(Some(start)), Some(Some(end)), Some(Some(flags))) => (start, end, flags),
+                    _ => (0, 0, 0),
                 }
+            })
+            .collect())
+    }
+
+    /// The BAR of the device holding host physical address `addr`, and the
+    /// offset of `addr` in it (from the `resource` file).
+    pub fn bar_of(&self, bdf: &Bdf, addr: u64) -> Result<(u32, u64)> {
+        for (bar, (start, end, _)) in self.bars(bdf)?.into_iter().enumerate() {
+            if start != 0 && (start..=end).contains(&addr) {
+                return Ok((bar as u32, addr - start));
             }
         }
         Err(Error::Invalid(format!("{bdf}: no BAR holds {addr:#x}")))
+    }
+
+    /// The physical base address of the device's memory BAR `bar`.
+    pub fn memory_bar(&self, bdf: &Bdf, bar: u32) -> Result<u64> {
+        match self.bars(bdf)?.get(bar as usize) {
+            Some(&(start, _, flags)) if start != 0 && flags & IORESOURCE_MEM != 0 => Ok(start),
+            _ => Err(Error::Invalid(format!("{bdf}: BAR {bar} is no assigned memory BAR"))),
+        }
+    }
+
+    /// Sets the device's driver_override, or clears it for `None`; probes
+    /// nothing.
+    pub fn set_driver_override(&self, bdf: &Bdf, driver: Option<&str>) -> Result<()> {
+        write_attr(&self.device_dir(bdf).join("driver_override"), driver.unwrap_or("\n"))
+    }
+
+    /// The TSM the guest TDISP driver registered: the /sys/class/tsm entry
+    /// whose device is [`GUEST_TSM_DEVICE`].
+    pub fn guest_tsm(&self) -> Result<String> {
+        let class = self.root.join("class/tsm");
+        let entries = fs::read_dir(&class).map_err(|e| Error::file("read", &class, e))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            names.push(entry.map_err(|e| Error::file("read", &class, e))?.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        names
+            .into_iter()
+            .find(|name| {
+                fs::read_link(class.join(name).join("device"))
+                    .is_ok_and(|target| target.file_name().is_some_and(|n| n == GUEST_TSM_DEVICE))
+            })
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "no TSM of {GUEST_TSM_DEVICE} in {} (guest driver not loaded?)",
+                    class.display()
+                ))
+            })
+    }
+
+    /// The guest TDISP driver's directory of the device.
+    pub fn tsm_guest(&self, bdf: &Bdf) -> TsmGuest {
+        TsmGuest { dir: self.device_dir(bdf).join("tsm_guest") }
     }
 
     /// The name of the device's VFIO cdev (`vfioN`), once vfio-pci drives it.
@@ -245,6 +318,187 @@ impl Sysfs {
         }
         write_attr(&self.root.join("bus/pci/drivers_probe"), bdf.as_str())?;
         self.driver(bdf)
+    }
+}
+
+/// Where a device stands with the guest TDISP driver (`tsm_guest/state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestTdiState {
+    /// Not locked: the TVM uses the device as a shared (untrusted) one.
+    Shared,
+    /// Locked (CONFIG_LOCKED through the guest's TSM), not yet accepted.
+    Locked,
+    /// Accepted into the TVM: private MMIO and DMA, running.
+    Accepted,
+}
+
+impl FromStr for GuestTdiState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "shared" => Ok(GuestTdiState::Shared),
+            "locked" => Ok(GuestTdiState::Locked),
+            "accepted" => Ok(GuestTdiState::Accepted),
+            other => Err(format!("'{other}' is no guest TDI state (shared, locked, accepted)")),
+        }
+    }
+}
+
+impl fmt::Display for GuestTdiState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GuestTdiState::Shared => "shared",
+            GuestTdiState::Locked => "locked",
+            GuestTdiState::Accepted => "accepted",
+        })
+    }
+}
+
+/// One line of `tsm_guest/measurements`: a measurement block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Measurement {
+    /// The block's index.
+    pub index: u32,
+    /// Its value type, as the driver shows it.
+    pub kind: String,
+    /// The measurement.
+    pub value: Vec<u8>,
+}
+
+/// One line of `tsm_guest/policy`: the value a measurement block must have.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    /// The block's index.
+    pub index: u32,
+    /// The value it must have.
+    pub value: Vec<u8>,
+}
+
+impl From<&Measurement> for Reference {
+    fn from(m: &Measurement) -> Self {
+        Self { index: m.index, value: m.value.clone() }
+    }
+}
+
+/// Parses lines of whitespace-separated words, `words` to a line.
+fn parse_lines<T>(
+    what: &'static str,
+    text: &str,
+    words: usize,
+    make: impl Fn(&[&str]) -> Result<T, String>,
+) -> Result<Vec<T>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if w.len() != words {
+                return Err(format!("'{l}': {} words, not {words}", w.len()));
+            }
+            make(&w)
+        })
+        .collect::<Result<_, String>>()
+        .map_err(|detail| Error::Malformed { what, detail })
+}
+
+fn parse_index(s: &str) -> Result<u32, String> {
+    let parsed = match s.strip_prefix("0x") {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|e| format!("index '{s}': {e}"))
+}
+
+/// Parses `tsm_guest/measurements`: lines `INDEX TYPE HEX`.
+pub fn parse_measurements(text: &str) -> Result<Vec<Measurement>> {
+    parse_lines("tsm_guest/measurements", text, 3, |w| {
+        Ok(Measurement { index: parse_index(w[0])?, kind: w[1].to_owned(), value: parse_hex(w[2])? })
+    })
+}
+
+/// Parses `tsm_guest/policy`: lines `INDEX HEX`.
+pub fn parse_policy(text: &str) -> Result<Vec<Reference>> {
+    parse_lines("tsm_guest/policy", text, 2, |w| Ok(Reference { index: parse_index(w[0])?, value: parse_hex(w[1])? }))
+}
+
+/// Reference values as `tsm_guest/policy` takes them; a lone newline, which
+/// clears the policy, when there are none.
+pub fn format_policy(refs: &[Reference]) -> String {
+    if refs.is_empty() {
+        return "\n".into();
+    }
+    refs.iter().map(|r| format!("{} {}\n", r.index, hex(&r.value))).collect()
+}
+
+/// A device's directory of the guest TDISP driver,
+/// /sys/bus/pci/devices/BDF/tsm_guest: how the TVM locks, accepts and
+/// unlocks the device through its guest TSM.
+#[derive(Clone, Debug)]
+pub struct TsmGuest {
+    dir: PathBuf,
+}
+
+impl TsmGuest {
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Locks the device through the guest TSM `tsm` (`lock`).
+    pub fn lock(&self, tsm: &str) -> Result<()> {
+        write_attr(&self.dir.join("lock"), tsm)
+    }
+
+    /// The TSM the device is locked through, if any.
+    pub fn locked_by(&self) -> Result<Option<String>> {
+        read_attr(&self.dir.join("lock")).map(|s| Some(s).filter(|s| !s.is_empty()))
+    }
+
+    /// Accepts the locked device into the TVM (`accept`).
+    pub fn accept(&self) -> Result<()> {
+        write_attr(&self.dir.join("accept"), "1")
+    }
+
+    /// Whether the device is accepted.
+    pub fn accepted(&self) -> Result<bool> {
+        let path = self.dir.join("accept");
+        match read_attr(&path)?.as_str() {
+            "0" => Ok(false),
+            "1" => Ok(true),
+            other => Err(Error::Malformed { what: "tsm_guest/accept", detail: format!("'{other}', not 0 or 1") }),
+        }
+    }
+
+    /// Unlocks the device from the guest TSM `tsm` (`unlock`).
+    pub fn unlock(&self, tsm: &str) -> Result<()> {
+        write_attr(&self.dir.join("unlock"), tsm)
+    }
+
+    /// `state`.
+    pub fn state(&self) -> Result<GuestTdiState> {
+        read_attr(&self.dir.join("state"))?
+            .parse()
+            .map_err(|detail| Error::Malformed { what: "tsm_guest/state", detail })
+    }
+
+    /// `reason`: why the driver last refused, if it did.
+    pub fn reason(&self) -> Result<Option<String>> {
+        read_optional(&self.dir.join("reason")).map(|r| r.filter(|s| !s.is_empty()))
+    }
+
+    /// `measurements`, readable once locked.
+    pub fn measurements(&self) -> Result<Vec<Measurement>> {
+        parse_measurements(&read_attr(&self.dir.join("measurements"))?)
+    }
+
+    /// `policy`: the reference values the driver checks at accept.
+    pub fn policy(&self) -> Result<Vec<Reference>> {
+        parse_policy(&read_attr(&self.dir.join("policy"))?)
+    }
+
+    /// Replaces the reference values; none clears them.
+    pub fn set_policy(&self, refs: &[Reference]) -> Result<()> {
+        write_attr(&self.dir.join("policy"), &format_policy(refs))
     }
 }
 
@@ -325,6 +579,91 @@ mod tests {
         assert_eq!(sys.bar_of(&bdf, 0x6000_3fff).ok(), Some((1, 0x3fff)));
         assert!(sys.bar_of(&bdf, 0x6000_4000).is_err());
         assert!(sys.bar_of(&bdf, 0).is_err());
+    }
+
+    #[test]
+    fn routing_ids() {
+        let id = |s: &str| s.parse::<Bdf>().expect("bdf").routing_id();
+        assert_eq!(id("0000:03:00.0"), 0x300);
+        assert_eq!(id("0000:01:00.0"), 0x100);
+        assert_eq!(id("0001:ff:1f.7"), 0xffff);
+        assert_eq!(id("00:02.1"), 0x11);
+    }
+
+    #[test]
+    fn memory_bars() {
+        let t = Tree::new("memory-bar");
+        let sys = Sysfs::new(&t.0);
+        let bdf: Bdf = "0000:03:00.0".parse().expect("bdf");
+        t.file(
+            "bus/pci/devices/0000:03:00.0/resource",
+            "0x00000000fe800000 0x00000000fe803fff 0x0000000000040200\n\
+             0x000000000000c000 0x000000000000c03f 0x0000000000040101\n\
+             0x0000000000000000 0x0000000000000000 0x0000000000000000\n",
+        );
+        assert_eq!(sys.memory_bar(&bdf, 0).ok(), Some(0xfe80_0000));
+        assert!(sys.memory_bar(&bdf, 1).is_err(), "an I/O BAR");
+        assert!(sys.memory_bar(&bdf, 2).is_err(), "unused");
+        assert!(sys.memory_bar(&bdf, 6).is_err(), "no such line");
+        assert_eq!(sys.bar_of(&bdf, 0xfe80_0010).ok(), Some((0, 0x10)));
+    }
+
+    #[test]
+    fn finds_the_guest_tsm() {
+        let t = Tree::new("guest-tsm");
+        let sys = Sysfs::new(&t.0);
+        assert!(sys.guest_tsm().is_err(), "no class/tsm");
+        t.file("devices/faux/teeio-tdisp-guest/uevent", "");
+        t.file("devices/platform/teeio-tsm-emu/uevent", "");
+        t.file("class/tsm/tsm0/uevent", "");
+        t.file("class/tsm/tsm1/uevent", "");
+        std::os::unix::fs::symlink("../../../devices/platform/teeio-tsm-emu", t.0.join("class/tsm/tsm0/device"))
+            .expect("symlink");
+        assert!(sys.guest_tsm().is_err(), "only the host's TSM");
+        std::os::unix::fs::symlink("../../../devices/faux/teeio-tdisp-guest", t.0.join("class/tsm/tsm1/device"))
+            .expect("symlink");
+        assert_eq!(sys.guest_tsm().ok().as_deref(), Some("tsm1"));
+    }
+
+    #[test]
+    fn guest_directory() {
+        let t = Tree::new("tsm-guest");
+        let sys = Sysfs::new(&t.0);
+        let bdf: Bdf = "0000:03:00.0".parse().expect("bdf");
+        let dir = "bus/pci/devices/0000:03:00.0/tsm_guest";
+        for f in ["lock", "unlock", "policy"] {
+            t.file(&format!("{dir}/{f}"), "");
+        }
+        t.file(&format!("{dir}/accept"), "0\n");
+        t.file(&format!("{dir}/state"), "locked\n");
+        t.file(&format!("{dir}/reason"), "\n");
+        t.file(&format!("{dir}/measurements"), "1 0x01 00ff\n2 raw a0b1c2\n");
+        let g = sys.tsm_guest(&bdf);
+        assert_eq!(g.locked_by().ok(), Some(None));
+        g.lock("tsm1").expect("lock");
+        assert_eq!(g.locked_by().ok(), Some(Some("tsm1".to_owned())));
+        assert_eq!(g.state().ok(), Some(GuestTdiState::Locked));
+        assert_eq!(g.accepted().ok(), Some(false));
+        g.accept().expect("accept");
+        assert_eq!(g.accepted().ok(), Some(true));
+        assert_eq!(g.reason().ok(), Some(None));
+        let m = g.measurements().expect("measurements");
+        assert_eq!(m[1], Measurement { index: 2, kind: "raw".into(), value: vec![0xa0, 0xb1, 0xc2] });
+        let refs: Vec<Reference> = m.iter().map(Reference::from).collect();
+        g.set_policy(&refs).expect("policy");
+        assert_eq!(fs::read_to_string(t.0.join(dir).join("policy")).ok().as_deref(), Some("1 00ff\n2 a0b1c2\n"));
+        assert_eq!(g.policy().ok(), Some(refs));
+        t.file(&format!("{dir}/policy"), "");
+        g.set_policy(&[]).expect("clear");
+        assert_eq!(fs::read_to_string(t.0.join(dir).join("policy")).ok().as_deref(), Some("\n"));
+        assert_eq!(g.policy().ok(), Some(vec![]));
+        t.file(&format!("{dir}/state"), "running\n");
+        assert!(g.state().is_err());
+        t.file(&format!("{dir}/reason"), "measurement 2 differs\n");
+        assert_eq!(g.reason().ok(), Some(Some("measurement 2 differs".to_owned())));
+        assert!(parse_measurements("1 0x01\n").is_err());
+        assert!(parse_policy("x 00\n").is_err());
+        assert!(parse_policy("1 0\n").is_err());
     }
 
     #[test]

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Guest request payloads (linux/teeio_tsm.h): what a TVM asks the platform
-//! TSM about its TDI, the GET_STATE response, the interface report's MMIO
-//! ranges, and the emulated TSM's status codes.
+//! TSM about its TDI, the GET_STATE and GET_EVIDENCE responses, the
+//! interface report's MMIO ranges, and the emulated TSM's status codes.
 
 use core::fmt;
 use core::mem::{offset_of, size_of};
@@ -10,7 +10,7 @@ use core::mem::{offset_of, size_of};
 use teeio_proto::tdisp_report::InterfaceReport;
 
 use crate::error::{Error, Result};
-use crate::uapi::{self, teeio_tsm_guest_req, teeio_tsm_guest_state};
+use crate::uapi::{self, teeio_tsm_guest_evidence, teeio_tsm_guest_req, teeio_tsm_guest_state};
 
 /// How the host lets a request through (enum teeio_tsm_req_op).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +29,11 @@ impl OpClass {
             OpClass::StateChange => uapi::TEEIO_TSM_REQ_OP_STATE_CHANGE,
         }
     }
+
+    /// The class of a uAPI value.
+    pub fn from_raw(op: u32) -> Option<Self> {
+        [OpClass::Info, OpClass::StateChange].into_iter().find(|c| c.raw() == op)
+    }
 }
 
 /// A guest request operation (enum teeio_tsm_guest_op).
@@ -41,6 +46,7 @@ pub enum GuestOp {
     AcceptDma,
     Start,
     Stop,
+    GetEvidence,
 }
 
 impl GuestOp {
@@ -54,6 +60,7 @@ impl GuestOp {
             GuestOp::AcceptDma => uapi::TEEIO_TSM_GUEST_ACCEPT_DMA,
             GuestOp::Start => uapi::TEEIO_TSM_GUEST_START,
             GuestOp::Stop => uapi::TEEIO_TSM_GUEST_STOP,
+            GuestOp::GetEvidence => uapi::TEEIO_TSM_GUEST_GET_EVIDENCE,
         }
     }
 
@@ -67,6 +74,7 @@ impl GuestOp {
             GuestOp::AcceptDma,
             GuestOp::Start,
             GuestOp::Stop,
+            GuestOp::GetEvidence,
         ]
         .into_iter()
         .find(|o| o.raw() == op)
@@ -75,7 +83,7 @@ impl GuestOp {
     /// The class the host must relay it with.
     pub fn class(self) -> OpClass {
         match self {
-            GuestOp::GetReport | GuestOp::GetState | GuestOp::GetMeasurements => OpClass::Info,
+            GuestOp::GetReport | GuestOp::GetState | GuestOp::GetMeasurements | GuestOp::GetEvidence => OpClass::Info,
             GuestOp::MapMmio | GuestOp::AcceptDma | GuestOp::Start | GuestOp::Stop => OpClass::StateChange,
         }
     }
@@ -90,6 +98,7 @@ impl GuestOp {
             GuestOp::AcceptDma => "ACCEPT_DMA",
             GuestOp::Start => "START",
             GuestOp::Stop => "STOP",
+            GuestOp::GetEvidence => "GET_EVIDENCE",
         }
     }
 }
@@ -253,6 +262,92 @@ impl fmt::Display for GuestState {
     }
 }
 
+/// Bytes of a GET_EVIDENCE response.
+pub const GUEST_EVIDENCE_LEN: usize = size_of::<teeio_tsm_guest_evidence>();
+
+/// A SHA-384 digest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Digest(pub [u8; uapi::TEEIO_TSM_DIGEST_SIZE]);
+
+impl Digest {
+    /// Its first eight bytes in hex, for one-line accounts.
+    pub fn short(&self) -> String {
+        format!("{}..", hex(&self.0[..8]))
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex(&self.0))
+    }
+}
+
+/// Bytes as lowercase hex, no separators.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Bytes from hex; an even number of digits, nothing else.
+pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+    if s.len() % 2 != 0 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("'{s}' is no whole number of hex bytes"));
+    }
+    // ASCII hex digits only: every two-byte slice is on a char boundary.
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|e| e.to_string())).collect()
+}
+
+/// A GET_EVIDENCE response (struct teeio_tsm_guest_evidence): what the TSM
+/// vouches for about the locked TDI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// Of the interface report the TSM read at LOCK_INTERFACE.
+    pub report_digest: Digest,
+    /// Of the device's measurement record, as GET_MEASUREMENTS returns it.
+    pub measurements_digest: Digest,
+    /// Of the device's certificate chain (slot 0).
+    pub cert_digest: Digest,
+    /// The offset the host locked the TDI with.
+    pub mmio_reporting_offset: u64,
+    /// Bytes in the interface report.
+    pub report_len: u32,
+}
+
+impl Evidence {
+    /// Parses a whole response.
+    pub fn parse(b: &[u8]) -> Result<Self> {
+        if b.len() != GUEST_EVIDENCE_LEN {
+            return Err(Error::Malformed {
+                what: "GET_EVIDENCE response",
+                detail: format!("{} bytes, not {GUEST_EVIDENCE_LEN}", b.len()),
+            });
+        }
+        Ok(Self {
+            report_digest: Digest(field(b, offset_of!(teeio_tsm_guest_evidence, report_digest))),
+            measurements_digest: Digest(field(b, offset_of!(teeio_tsm_guest_evidence, measurements_digest))),
+            cert_digest: Digest(field(b, offset_of!(teeio_tsm_guest_evidence, cert_digest))),
+            mmio_reporting_offset: u64::from_ne_bytes(field(
+                b,
+                offset_of!(teeio_tsm_guest_evidence, mmio_reporting_offset),
+            )),
+            report_len: u32::from_ne_bytes(field(b, offset_of!(teeio_tsm_guest_evidence, report_len))),
+        })
+    }
+}
+
+impl fmt::Display for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "report {} bytes sha384 {}, measurements sha384 {}, certificates sha384 {}, MMIO reporting offset {:#x}",
+            self.report_len,
+            self.report_digest.short(),
+            self.measurements_digest.short(),
+            self.cert_digest.short(),
+            self.mmio_reporting_offset
+        )
+    }
+}
+
 /// One MMIO range of an interface report: where the TVM sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReportRange {
@@ -328,13 +423,13 @@ mod tests {
 
     #[test]
     fn round_trips_and_rejects() {
-        for op in 1..=7 {
+        for op in 1..=8 {
             let op = GuestOp::from_raw(op).expect("defined op");
             let r = GuestRequest { op, tdi_id: 0xbeef, arg0: u64::MAX, arg1: 7 };
             assert_eq!(GuestRequest::decode(&r.encode()).ok(), Some(r));
         }
         assert_eq!(GuestOp::from_raw(0), None);
-        assert_eq!(GuestOp::from_raw(8), None);
+        assert_eq!(GuestOp::from_raw(9), None);
         let mut b = GuestRequest::new(GuestOp::Start, 1).encode();
         b[0] = 2;
         assert!(GuestRequest::decode(&b).is_err());
@@ -344,6 +439,8 @@ mod tests {
         b[3] = 0;
         b[1] = 9;
         assert!(GuestRequest::decode(&b).is_err());
+        b[1] = 8;
+        assert_eq!(GuestRequest::decode(&b).map(|r| r.op).ok(), Some(GuestOp::GetEvidence));
         assert!(GuestRequest::decode(&b[..23]).is_err());
     }
 
@@ -354,8 +451,12 @@ mod tests {
         assert_eq!(GuestOp::GetMeasurements.class(), OpClass::Info);
         assert_eq!(GuestOp::MapMmio.class(), OpClass::StateChange);
         assert_eq!(GuestOp::Stop.class(), OpClass::StateChange);
+        assert_eq!(GuestOp::GetEvidence.class(), OpClass::Info);
+        assert_eq!(GuestOp::GetEvidence.name(), "GET_EVIDENCE");
         assert_eq!(OpClass::Info.raw(), 0);
         assert_eq!(OpClass::StateChange.raw(), 1);
+        assert_eq!(OpClass::from_raw(1), Some(OpClass::StateChange));
+        assert_eq!(OpClass::from_raw(2), None);
     }
 
     #[test]
@@ -372,6 +473,41 @@ mod tests {
         assert_eq!(GuestState::parse(&b).map(|s| s.tdi_state).ok(), Some(TdiState::Unknown(9)));
         assert!(GuestState::parse(&b[..7]).is_err());
         assert!(GuestState::parse(&[0; 9]).is_err());
+    }
+
+    #[test]
+    fn parses_evidence() {
+        let mut b = vec![0u8; GUEST_EVIDENCE_LEN];
+        assert_eq!(b.len(), 160);
+        b[..48].fill(0xab);
+        b[48..96].fill(0x01);
+        b[96] = 0xff;
+        b[144..152].copy_from_slice(&0x2000_0000u64.to_ne_bytes());
+        b[152..156].copy_from_slice(&84u32.to_ne_bytes());
+        let e = Evidence::parse(&b).expect("160 bytes");
+        assert_eq!(e.report_digest, Digest([0xab; 48]));
+        assert_eq!(e.measurements_digest.0[47], 1);
+        assert_eq!(e.cert_digest.0[0], 0xff);
+        assert_eq!(e.mmio_reporting_offset, 0x2000_0000);
+        assert_eq!(e.report_len, 84);
+        assert_eq!(e.report_digest.to_string(), "ab".repeat(48));
+        assert_eq!(
+            e.to_string(),
+            "report 84 bytes sha384 abababababababab.., measurements sha384 0101010101010101.., \
+             certificates sha384 ff00000000000000.., MMIO reporting offset 0x20000000"
+        );
+        assert!(Evidence::parse(&b[..159]).is_err());
+        assert!(Evidence::parse(&[0; 161]).is_err());
+    }
+
+    #[test]
+    fn hex_both_ways() {
+        assert_eq!(hex(&[0x00, 0x1f, 0xa0]), "001fa0");
+        assert_eq!(parse_hex("001fA0"), Ok(vec![0x00, 0x1f, 0xa0]));
+        assert_eq!(parse_hex(""), Ok(vec![]));
+        assert!(parse_hex("abc").is_err());
+        assert!(parse_hex("zz").is_err());
+        assert!(parse_hex("+1").is_err());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 //! Mirror of the uAPI this crate speaks: include/uapi/linux/teeio_iommufd.h
 //! (the iommufd TSM extension), include/uapi/linux/teeio_tsm.h (guest
-//! requests) and the few VFIO and IOMMUFD commands a VMM needs around them
+//! requests), include/uapi/linux/teeio_tdisp_guest.h (the guest channel's
+//! records) and the few VFIO and IOMMUFD commands a VMM needs around them
 //! (linux/vfio.h, linux/iommufd.h).
 //!
 //! Names follow the C headers. Sizes and offsets are asserted below at
@@ -164,13 +165,14 @@ pub const TEEIO_VDEVICE_TSM_BIND: u32 = 1;
 pub const TEEIO_VDEVICE_TSM_UNBIND: u32 = 2;
 
 /// struct teeio_vdevice_tsm_op
-#[repr(C)]
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct teeio_vdevice_tsm_op {
     pub size: u32,
     pub type_: u32,
     pub flags: u32,
     pub vdevice_id: u32,
+    pub mmio_reporting_offset: u64,
 }
 
 /// enum teeio_tsm_req_type
@@ -233,6 +235,7 @@ pub const TEEIO_TSM_GUEST_MAP_MMIO: u8 = 4;
 pub const TEEIO_TSM_GUEST_ACCEPT_DMA: u8 = 5;
 pub const TEEIO_TSM_GUEST_START: u8 = 6;
 pub const TEEIO_TSM_GUEST_STOP: u8 = 7;
+pub const TEEIO_TSM_GUEST_GET_EVIDENCE: u8 = 8;
 
 /// struct teeio_tsm_guest_req
 #[repr(C)]
@@ -262,6 +265,53 @@ pub struct teeio_tsm_guest_state {
     pub mmio_mapped: u16,
     pub reserved: u16,
 }
+
+/// Bytes of a SHA-384 digest in struct teeio_tsm_guest_evidence.
+pub const TEEIO_TSM_DIGEST_SIZE: usize = 48;
+
+/// struct teeio_tsm_guest_evidence
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct teeio_tsm_guest_evidence {
+    pub report_digest: [u8; TEEIO_TSM_DIGEST_SIZE],
+    pub measurements_digest: [u8; TEEIO_TSM_DIGEST_SIZE],
+    pub cert_digest: [u8; TEEIO_TSM_DIGEST_SIZE],
+    pub mmio_reporting_offset: u64,
+    pub report_len: u32,
+    pub reserved: u32,
+}
+
+/* linux/teeio_tdisp_guest.h */
+
+/// struct teeio_guest_exit
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct teeio_guest_exit {
+    pub size: u32,
+    pub sequence: u32,
+    pub virt_id: u32,
+    pub type_: u32,
+    pub op: u32,
+    pub req_len: u32,
+    pub resp_len: u32,
+    pub __reserved: u32,
+}
+
+/// struct teeio_guest_resume
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct teeio_guest_resume {
+    pub size: u32,
+    pub sequence: u32,
+    pub error: i32,
+    pub resp_len: u32,
+    pub tsm_code: u64,
+}
+
+/// Most request bytes an exit carries.
+pub const TEEIO_GUEST_REQ_MAX: usize = 4096;
+/// Most response room an exit asks for.
+pub const TEEIO_GUEST_RESP_MAX: usize = 65536;
 
 /* linux/vfio.h */
 
@@ -376,8 +426,9 @@ const _: () = {
     assert!(size_of::<teeio_vevent_header>() == 8);
     assert!(size_of::<teeio_vevent_tdi>() == 16);
     assert!(offset_of!(teeio_vevent_tdi, virt_id) == 8);
-    assert!(size_of::<teeio_vdevice_tsm_op>() == 16);
+    assert!(size_of::<teeio_vdevice_tsm_op>() == 24);
     assert!(offset_of!(teeio_vdevice_tsm_op, vdevice_id) == 12);
+    assert!(offset_of!(teeio_vdevice_tsm_op, mmio_reporting_offset) == 16);
     assert!(size_of::<teeio_vdevice_tsm_req>() == 56);
     assert!(offset_of!(teeio_vdevice_tsm_req, req_uptr) == 24);
     assert!(offset_of!(teeio_vdevice_tsm_req, resp_uptr) == 32);
@@ -393,6 +444,13 @@ const _: () = {
     assert!(offset_of!(teeio_tsm_guest_req, arg1) == 16);
     assert!(size_of::<teeio_tsm_guest_state>() == 8);
     assert!(offset_of!(teeio_tsm_guest_state, mmio_mapped) == 4);
+    assert!(size_of::<teeio_tsm_guest_evidence>() == 160);
+    assert!(offset_of!(teeio_tsm_guest_evidence, mmio_reporting_offset) == 144);
+    assert!(offset_of!(teeio_tsm_guest_evidence, report_len) == 152);
+    assert!(size_of::<teeio_guest_exit>() == 32);
+    assert!(offset_of!(teeio_guest_exit, req_len) == 20);
+    assert!(size_of::<teeio_guest_resume>() == 24);
+    assert!(offset_of!(teeio_guest_resume, tsm_code) == 16);
     assert!(size_of::<vfio_device_bind_iommufd>() == 24);
     assert!(offset_of!(vfio_device_bind_iommufd, out_devid) == 12);
     assert!(size_of::<iommu_destroy>() == 8);
@@ -456,13 +514,17 @@ mod tests {
                 out_veventq_fd, __reserved),
             layout!(teeio_vevent_header: flags, sequence),
             layout!(teeio_vevent_tdi: vdevice_id, event, virt_id),
-            layout!(teeio_vdevice_tsm_op: size, type_, flags, vdevice_id),
+            layout!(teeio_vdevice_tsm_op: size, type_, flags, vdevice_id, mmio_reporting_offset),
             layout!(teeio_vdevice_tsm_req: size, vdevice_id, type_, op, req_len, resp_len, req_uptr, resp_uptr,
                 out_tsm_code, out_resp_len, __reserved),
             layout!(teeio_vdevice_info: size, vdevice_id, out_flags, out_viommu_id, out_pci_segment, out_pci_bdf,
                 __reserved, out_virt_id),
             layout!(teeio_tsm_guest_req: version, op, reserved, tdi_id, arg0, arg1),
             layout!(teeio_tsm_guest_state: tdi_state, dma_accepted, mmio_ranges, mmio_mapped, reserved),
+            layout!(teeio_tsm_guest_evidence: report_digest, measurements_digest, cert_digest, mmio_reporting_offset,
+                report_len, reserved),
+            layout!(teeio_guest_exit: size, sequence, virt_id, type_, op, req_len, resp_len, __reserved),
+            layout!(teeio_guest_resume: size, sequence, error, resp_len, tsm_code),
             layout!(vfio_device_bind_iommufd if "VFIO_DEVICE_BIND_FLAG_TOKEN":
                 argsz, flags, iommufd, out_devid, token_uuid_ptr),
             layout!(iommu_destroy if "IOMMU_IOAS_ALLOC": size, id),
@@ -522,6 +584,10 @@ mod tests {
             TEEIO_TSM_GUEST_ACCEPT_DMA,
             TEEIO_TSM_GUEST_START,
             TEEIO_TSM_GUEST_STOP,
+            TEEIO_TSM_GUEST_GET_EVIDENCE,
+            TEEIO_TSM_DIGEST_SIZE,
+            TEEIO_GUEST_REQ_MAX,
+            TEEIO_GUEST_RESP_MAX,
             TEEIO_TDI_CONFIG_UNLOCKED,
             TEEIO_TDI_CONFIG_LOCKED,
             TEEIO_TDI_RUN,
@@ -564,7 +630,7 @@ mod tests {
     fn c_program() -> String {
         let mut p = String::from(
             "#include <stddef.h>\n#include <stdio.h>\n#include <linux/teeio_iommufd.h>\n#include <linux/teeio_tsm.h>\n\
-             #include <linux/teeio_vfio.h>\n\
+             #include <linux/teeio_tdisp_guest.h>\n#include <linux/teeio_vfio.h>\n\
              #if __has_include(<linux/vfio.h>)\n#include <linux/vfio.h>\n#endif\n\
              #if __has_include(<linux/iommufd.h>)\n#include <linux/iommufd.h>\n#endif\n\
              int main(void)\n{\n",

@@ -20,6 +20,7 @@ static const struct {
 	const char *name;
 	int min_cases;
 } suites[] = {
+	{ "teeio_proto_accept", 6 },
 	{ "teeio_proto_doe", 4 },
 	{ "teeio_proto_ide_km", 4 },
 	{ "teeio_proto_kernel_abi", 2 },

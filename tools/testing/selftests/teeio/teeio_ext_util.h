@@ -8,6 +8,7 @@
 #define TEEIO_EXT_UTIL_H
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <linux/teeio_iommufd.h>
 #include <linux/teeio_tsm.h>
+#include <linux/teeio_vfio.h>
 #include <linux/vfio.h>
 
 #include "teeio_tsm_util.h"
@@ -165,13 +167,16 @@ static inline int destroy(int ext, uint32_t id)
 	return xioctl(ext, TEEIO_IOMMUFD_DESTROY, &d);
 }
 
-/* A guest request through the tunnel: 0 or -errno; the TSM's answer in @o. */
-static inline int tunnel(int ext, uint32_t vdev, uint32_t op_class, int op,
-		  uint64_t arg0, uint64_t arg1, struct outcome *o)
+/*
+ * A guest request for TDI @virt through the tunnel: 0 or -errno; the TSM's
+ * answer in @o.
+ */
+static inline int tunnel_for(int ext, uint32_t vdev, uint32_t virt, uint32_t op_class,
+			     int op, uint64_t arg0, uint64_t arg1, struct outcome *o)
 {
 	struct teeio_tsm_guest_req g = {
 		.version = TEEIO_TSM_GUEST_REQ_VERSION, .op = op,
-		.tdi_id = VIRT, .arg0 = arg0, .arg1 = arg1,
+		.tdi_id = virt, .arg0 = arg0, .arg1 = arg1,
 	};
 	struct teeio_vdevice_tsm_req r = {
 		.size = sizeof(r), .vdevice_id = vdev,
@@ -185,6 +190,13 @@ static inline int tunnel(int ext, uint32_t vdev, uint32_t op_class, int op,
 	o->tsm_code = (long long)r.out_tsm_code;
 	o->len = r.out_resp_len;
 	return ret;
+}
+
+/* The same for the TDI at VIRT. */
+static inline int tunnel(int ext, uint32_t vdev, uint32_t op_class, int op,
+			 uint64_t arg0, uint64_t arg1, struct outcome *o)
+{
+	return tunnel_for(ext, vdev, VIRT, op_class, op, arg0, arg1, o);
 }
 
 /* The TDI state the guest reads through the tunnel, or -errno. */
@@ -245,6 +257,89 @@ static inline int open_vmm(const char *bdf, int *ext, int *iommufd, int *vfio,
 	if (*vm < 0)
 		return *vm;
 	return viommu_alloc(*ext, *vm, viommu);
+}
+
+/* The BAR of @bdf holding host address @addr and the offset into it. */
+static inline int bar_of(const char *bdf, uint64_t addr, uint32_t *bar, uint64_t *offset)
+{
+	unsigned long long start, end, flags;
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	for (uint32_t i = 0; i < 6 && fscanf(f, "%llx %llx %llx", &start, &end, &flags) == 3; i++) {
+		if (start && addr >= start && addr <= end) {
+			*bar = i;
+			*offset = addr - start;
+			fclose(f);
+			return 0;
+		}
+	}
+	fclose(f);
+	return -ENOENT;
+}
+
+/* A TDI dma-buf of @len bytes at @offset of BAR @bar: its fd or -errno. */
+static inline int tdi_dma_buf_raw(int vfio, uint32_t bar, uint64_t offset, uint64_t len,
+			   uint32_t nr_ranges)
+{
+	uint8_t buf[sizeof(struct vfio_device_feature) + sizeof(struct vfio_device_feature_dma_buf) +
+		    sizeof(struct vfio_region_dma_range)] __attribute__((aligned(8))) = { 0 };
+	struct vfio_device_feature *f = (void *)buf;
+	struct vfio_device_feature_dma_buf *d = (void *)f->data;
+	struct vfio_region_dma_range *r = (void *)(d + 1);
+	int fd;
+
+	f->argsz = sizeof(buf);
+	f->flags = VFIO_DEVICE_FEATURE_GET | TEEIO_VFIO_DEVICE_FEATURE_TDI_DMA_BUF;
+	d->region_index = bar;
+	d->open_flags = O_RDWR | O_CLOEXEC;
+	d->nr_ranges = nr_ranges;
+	r->offset = offset;
+	r->length = len;
+	fd = ioctl(vfio, VFIO_DEVICE_FEATURE, buf);
+	return fd < 0 ? -errno : fd;
+}
+
+/* The TDI dma-buf of host range @addr + @len of @bdf. */
+static inline int tdi_dma_buf(int vfio, const char *bdf, uint64_t addr, uint64_t len)
+{
+	uint64_t offset = 0;
+	uint32_t bar = 0;
+	int ret = bar_of(bdf, addr, &bar, &offset);
+
+	return ret ?: tdi_dma_buf_raw(vfio, bar, offset, len, 1);
+}
+
+static inline int set_region(int ext, int vm, uint32_t slot, uint64_t gpa, uint64_t size,
+		      int dmabuf, uint32_t flags, uint64_t offset)
+{
+	struct teeio_emu_vm_memory_region r = {
+		.size = sizeof(r), .flags = flags, .vm_fd = vm, .slot = slot,
+		.guest_phys_addr = gpa, .memory_size = size, .dmabuf_fd = dmabuf,
+		.dmabuf_offset = offset,
+	};
+
+	return xioctl(ext, TEEIO_IOMMUFD_EMU_VM_SET_MEMORY_REGION, &r);
+}
+
+static inline int import(int ext, int vm, uint32_t slot, uint64_t gpa, uint64_t size, int dmabuf)
+{
+	return set_region(ext, vm, slot, gpa, size, dmabuf, TEEIO_MEM_VFIO_DMABUF, 0);
+}
+
+/* TSM BIND with an MMIO reporting offset (where the VM sees the BARs). */
+static inline int tsm_bind_at(int ext, uint32_t vdev, uint64_t mmio_offset)
+{
+	struct teeio_vdevice_tsm_op op = {
+		.size = sizeof(op), .type = TEEIO_VDEVICE_TSM_BIND, .vdevice_id = vdev,
+		.mmio_reporting_offset = mmio_offset,
+	};
+
+	return xioctl(ext, TEEIO_IOMMUFD_VDEVICE_TSM_OP, &op);
 }
 
 /*

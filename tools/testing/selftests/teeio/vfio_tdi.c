@@ -14,7 +14,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <linux/pci_regs.h>
-#include <linux/teeio_vfio.h>
 
 #include "kselftest_harness.h"
 #include "teeio_ext_util.h"
@@ -34,78 +33,6 @@ static void unload_all(void)
 {
 	for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)
 		teeio_unload_module(modules[i]);
-}
-
-/* The BAR of @bdf holding host address @addr and the offset into it. */
-static int bar_of(const char *bdf, uint64_t addr, uint32_t *bar, uint64_t *offset)
-{
-	unsigned long long start, end, flags;
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
-	f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	for (uint32_t i = 0; i < 6 && fscanf(f, "%llx %llx %llx", &start, &end, &flags) == 3; i++) {
-		if (start && addr >= start && addr <= end) {
-			*bar = i;
-			*offset = addr - start;
-			fclose(f);
-			return 0;
-		}
-	}
-	fclose(f);
-	return -ENOENT;
-}
-
-/* A TDI dma-buf of @len bytes at @offset of BAR @bar: its fd or -errno. */
-static int tdi_dma_buf_raw(int vfio, uint32_t bar, uint64_t offset, uint64_t len,
-			   uint32_t nr_ranges)
-{
-	uint8_t buf[sizeof(struct vfio_device_feature) + sizeof(struct vfio_device_feature_dma_buf) +
-		    sizeof(struct vfio_region_dma_range)] __attribute__((aligned(8))) = { 0 };
-	struct vfio_device_feature *f = (void *)buf;
-	struct vfio_device_feature_dma_buf *d = (void *)f->data;
-	struct vfio_region_dma_range *r = (void *)(d + 1);
-	int fd;
-
-	f->argsz = sizeof(buf);
-	f->flags = VFIO_DEVICE_FEATURE_GET | TEEIO_VFIO_DEVICE_FEATURE_TDI_DMA_BUF;
-	d->region_index = bar;
-	d->open_flags = O_RDWR | O_CLOEXEC;
-	d->nr_ranges = nr_ranges;
-	r->offset = offset;
-	r->length = len;
-	fd = ioctl(vfio, VFIO_DEVICE_FEATURE, buf);
-	return fd < 0 ? -errno : fd;
-}
-
-/* The TDI dma-buf of host range @addr + @len of @bdf. */
-static int tdi_dma_buf(int vfio, const char *bdf, uint64_t addr, uint64_t len)
-{
-	uint64_t offset;
-	uint32_t bar;
-	int ret = bar_of(bdf, addr, &bar, &offset);
-
-	return ret ?: tdi_dma_buf_raw(vfio, bar, offset, len, 1);
-}
-
-static int set_region(int ext, int vm, uint32_t slot, uint64_t gpa, uint64_t size,
-		      int dmabuf, uint32_t flags, uint64_t offset)
-{
-	struct teeio_emu_vm_memory_region r = {
-		.size = sizeof(r), .flags = flags, .vm_fd = vm, .slot = slot,
-		.guest_phys_addr = gpa, .memory_size = size, .dmabuf_fd = dmabuf,
-		.dmabuf_offset = offset,
-	};
-
-	return xioctl(ext, TEEIO_IOMMUFD_EMU_VM_SET_MEMORY_REGION, &r);
-}
-
-static int import(int ext, int vm, uint32_t slot, uint64_t gpa, uint64_t size, int dmabuf)
-{
-	return set_region(ext, vm, slot, gpa, size, dmabuf, TEEIO_MEM_VFIO_DMABUF, 0);
 }
 
 /* The kernel log from the point /dev/kmsg was opened at. */
@@ -234,8 +161,8 @@ static int export_and_import_all(FIXTURE_DATA(tdi) *self)
 
 TEST_F(tdi, export_needs_a_locked_tdi)
 {
-	uint64_t offset;
-	uint32_t bar;
+	uint64_t offset = 0;
+	uint32_t bar = 0;
 
 	ASSERT_EQ(-EBADFD, tdi_dma_buf_raw(self->vfio, 0, 0, 4096, 1));
 	ASSERT_EQ(0, bind_and_read_ranges(self));
