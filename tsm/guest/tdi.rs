@@ -259,6 +259,11 @@ impl GuestTdi {
             .set_driver_override(LOCKED_OVERRIDE.to_bytes())
             .then_some(())
             .ok_or_else(|| refused(EIO, fmt!("cannot keep drivers away (driver_override)")))?;
+        // A driver that bound while the evidence was fetched is too late.
+        if self.pdev.has_driver() {
+            self.pdev.set_driver_override(&saved_override);
+            return Err(refused(EBUSY, fmt!("a driver bound during lock: unbind it first")));
+        }
         Ok(LockContext { evidence, report, measurements, saved_override })
     }
 
