@@ -74,7 +74,10 @@ impl kernel::Module for TsmEmu {
         // SAFETY: the firmware is pinned and dropped after the device.
         let device = unsafe { FirmwareDevice::register(ptr.cast(), abi::entry, abi::import_mmio)? };
         firmware.set_device(device.dev());
-        pr_info!("EMULATED platform TSM firmware up: device teeio-tsm-emu, call ABI version 2\n");
+        pr_info!(
+            "EMULATED platform TSM firmware up: device teeio-tsm-emu, call ABI version {}\n",
+            teeio_bindings::TEEIO_TSM_FW_ABI_VERSION
+        );
         let doe_bench = KBox::pin_init(doe_bench::DoeBench::new(), GFP_KERNEL)?;
         Ok(Self { _doe_bench: doe_bench, _device: device, _firmware: firmware })
     }
