@@ -41,6 +41,8 @@ mod tdisp_report;
 mod wire;
 #[path = "../../rust/teeio_bindings.rs"]
 mod teeio_bindings;
+#[path = "../../rust/teeio_crypto.rs"]
+mod teeio_crypto;
 
 mod config_space;
 mod dsm;

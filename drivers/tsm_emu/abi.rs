@@ -6,9 +6,15 @@
 
 use kernel::ffi::{c_long, c_void};
 use kernel::prelude::*;
+use kernel::transmute::AsBytes;
 
 use crate::firmware::{Call, Caller, Firmware, Status};
 use crate::teeio_bindings::{self as abi, teeio_tsm_fw_call};
+
+// SAFETY: u8, u8, u16, u16, u16: no padding.
+unsafe impl AsBytes for abi::teeio_tsm_guest_state {}
+// SAFETY: three u8 arrays, u64, u32, u32: no padding.
+unsafe impl AsBytes for abi::teeio_tsm_guest_evidence {}
 
 /// Largest buffer a call may pass.
 const BUF_MAX: u64 = 1 << 20;

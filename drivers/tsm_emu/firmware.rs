@@ -23,11 +23,13 @@ use kernel::prelude::*;
 use kernel::sync::Mutex;
 use kernel::new_mutex;
 use zerocopy::byteorder::little_endian::{U16, U64};
+use kernel::transmute::AsBytes;
 use zerocopy::IntoBytes;
 
 use crate::device::{Device, IdeStream, TdiContext};
 use crate::ide_km::{self, key_sub_stream, KeyMaterial, StreamKey};
-use crate::platform_edge::{random_bytes, sha384, KeyPort};
+use crate::platform_edge::KeyPort;
+use crate::teeio_crypto::{random_bytes, sha384};
 use crate::requester::{Requester, REPORT_PORTION};
 use crate::tdi_state::TdiState;
 use crate::tdisp::{self, InterfaceId, LockInterfaceRequest, StartInterfaceRequest};
@@ -732,20 +734,18 @@ impl Firmware {
             mmio_mapped: tdi.ranges.iter().filter(|r| r.mapped).count() as u16,
             reserved: 0,
         };
-        let size = size_of::<abi::teeio_tsm_guest_state>();
-        let dst = c.buf.get_mut(..size).ok_or(Status::InvalidParam)?;
-        // SAFETY: plain C struct of integers, `size` bytes long.
-        dst.copy_from_slice(unsafe { core::slice::from_raw_parts((&raw const out).cast::<u8>(), size) });
-        Ok(size as u64)
+        Self::write_out(c.buf, out.as_bytes())
+    }
+
+    /// Copies a guest call's response to its buffer; its length.
+    fn write_out(buf: &mut [u8], bytes: &[u8]) -> CallResult {
+        buf.get_mut(..bytes.len()).ok_or(Status::InvalidParam)?.copy_from_slice(bytes);
+        Ok(bytes.len() as u64)
     }
 
     fn get_device_measurements(s: &mut State, c: Call<'_>) -> CallResult {
         s.owned_tdi(c.device, c.tdi, Self::tvm_of(&c))?;
-        let dev = s.device_mut(c.device)?;
-        let n = dev.measurements.len();
-        let dst = c.buf.get_mut(..n).ok_or(Status::InvalidParam)?;
-        dst.copy_from_slice(&dev.measurements);
-        Ok(n as u64)
+        Self::write_out(c.buf, &s.device_mut(c.device)?.measurements)
     }
 
     /// What the TSM vouches for: digests of the report it read at the lock
@@ -765,11 +765,7 @@ impl Firmware {
             report_len: report_len as u32,
             reserved: 0,
         };
-        let size = size_of::<abi::teeio_tsm_guest_evidence>();
-        let dst = c.buf.get_mut(..size).ok_or(Status::InvalidParam)?;
-        // SAFETY: plain C struct of integers and byte arrays, `size` bytes long.
-        dst.copy_from_slice(unsafe { core::slice::from_raw_parts((&raw const out).cast::<u8>(), size) });
-        Ok(size as u64)
+        Self::write_out(c.buf, out.as_bytes())
     }
 
     fn map_interface_mmio(s: &mut State, c: Call<'_>) -> CallResult {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! EMULATION: the firmware's edges to the machine: the platform device that
-//! announces it, the root ports' key ports, the kernel RNG.
+//! announces it, the root ports' key ports.
 
 use core::ptr::NonNull;
 
@@ -76,20 +76,6 @@ impl Drop for FirmwareDevice {
         // SAFETY: registered by `register`; unbinds the host TSM driver first.
         unsafe { bindings::platform_device_unregister(self.pdev.as_ptr()) };
     }
-}
-
-/// Fills `buf` from the kernel RNG.
-pub(crate) fn random_bytes(buf: &mut [u8]) {
-    // SAFETY: valid buffer of the stated size.
-    unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
-}
-
-/// SHA-384 of `data` (lib/crypto).
-pub(crate) fn sha384(data: &[u8]) -> [u8; 48] {
-    let mut out = [0u8; 48];
-    // SAFETY: valid input and output buffers of the stated sizes.
-    unsafe { bindings::sha384(data.as_ptr(), data.len(), out.as_mut_ptr()) };
-    out
 }
 
 /// PCI_EXT_CAP_ID_VNDR.

@@ -13,6 +13,7 @@ use kernel::ffi::{c_char, c_void};
 use kernel::fs::File;
 use kernel::prelude::*;
 use kernel::sync::poll::{PollCondVar, PollTable};
+use kernel::transmute::{AsBytes, FromBytes};
 use kernel::sync::{CondVar, CondVarTimeoutResult, Mutex};
 use kernel::time::msecs_to_jiffies;
 use kernel::uaccess::{UserPtr, UserSlice};
@@ -20,7 +21,6 @@ use kernel::{new_condvar, new_mutex, new_poll_condvar};
 
 use crate::b;
 use crate::transport::{Reply, Transport};
-use crate::uapi::{as_bytes, from_bytes};
 
 const EXIT_HEADER: usize = size_of::<b::teeio_guest_exit>();
 const RESUME_HEADER: usize = size_of::<b::teeio_guest_resume>();
@@ -139,7 +139,7 @@ impl VmmChannel {
             __reserved: 0,
         };
         let mut w = UserSlice::new(user, total).writer();
-        w.write_slice(as_bytes(&header))?;
+        w.write_slice(header.as_bytes())?;
         w.write_slice(&e.req)?;
         e.stage = Stage::Relayed;
         Ok(total)
@@ -153,7 +153,7 @@ impl VmmChannel {
         let mut r = UserSlice::new(user, len).reader();
         let mut header = [0u8; RESUME_HEADER];
         r.read_slice(&mut header)?;
-        let h = from_bytes::<b::teeio_guest_resume>(&header).ok_or(EINVAL)?;
+        let h = b::teeio_guest_resume::from_bytes_copy(&header).ok_or(EINVAL)?;
         if h.size as usize != RESUME_HEADER || RESUME_HEADER + h.resp_len as usize != len || h.error > 0 || h.error < -4095 {
             return Err(EINVAL);
         }

@@ -42,6 +42,9 @@ mod tdisp_report;
 mod wire;
 #[path = "../../rust/teeio_bindings.rs"]
 mod teeio_bindings;
+#[allow(dead_code)]
+#[path = "../../rust/teeio_crypto.rs"]
+mod teeio_crypto;
 
 mod channel;
 mod pci_fn;
@@ -51,7 +54,7 @@ mod uapi;
 
 use teeio_bindings as b;
 
-pub(crate) use pci_fn::{sha384, PciFn};
+pub(crate) use pci_fn::PciFn;
 
 use channel::VmmChannel;
 use tdi::GuestTdi;

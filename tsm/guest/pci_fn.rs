@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The PCI function that is the TVM's view of a TDI, and the driver-core
-//! and lib/crypto calls the driver makes on it.
+//! calls the driver makes on it.
 
 use kernel::bindings;
 use kernel::prelude::*;
@@ -92,12 +92,4 @@ impl Drop for PciFn {
         // SAFETY: the reference this value owns.
         unsafe { b::teeio_guest_pci_put(self.0) };
     }
-}
-
-/// SHA-384 of `data` (lib/crypto).
-pub(crate) fn sha384(data: &[u8]) -> [u8; 48] {
-    let mut out = [0u8; 48];
-    // SAFETY: valid input and output buffers of the stated sizes.
-    unsafe { bindings::sha384(data.as_ptr(), data.len(), out.as_mut_ptr()) };
-    out
 }

@@ -21,15 +21,16 @@ use kernel::ffi::{c_char, c_void};
 use kernel::prelude::*;
 use kernel::str::CString;
 use kernel::sync::{Arc, Mutex};
+use kernel::transmute::{AsBytes, FromBytes};
 use kernel::new_mutex;
 
 use crate::accept::{self, Bar, ReferenceValue, Refusal, Vouched, MAX_REFERENCE_VALUES};
 use crate::b;
-use crate::{sha384, PciFn};
+use crate::teeio_crypto::sha384;
+use crate::PciFn;
 use crate::spdm::MeasurementBlocks;
 use crate::tdisp_report::InterfaceReport;
 use crate::transport::Transport;
-use crate::uapi::{as_bytes, from_bytes};
 
 /// The driver_override a locked, not yet accepted function carries: no
 /// driver has that name, so none binds.
@@ -132,7 +133,7 @@ impl GuestTdi {
             arg0,
             arg1,
         };
-        match self.transport.request(self.virt_id, class, as_bytes(&req), resp) {
+        match self.transport.request(self.virt_id, class, req.as_bytes(), resp) {
             Ok(reply) => Ok((reply.tsm_code, reply.len)),
             Err(e) => Err(refused(
                 e,
@@ -223,7 +224,7 @@ impl GuestTdi {
         }
         let mut raw = [0u8; size_of::<b::teeio_tsm_guest_evidence>()];
         let n = self.call_ok(b::teeio_tsm_guest_op_TEEIO_TSM_GUEST_GET_EVIDENCE, 0, 0, &mut raw)?;
-        let evidence = from_bytes::<b::teeio_tsm_guest_evidence>(&raw[..n])
+        let evidence = b::teeio_tsm_guest_evidence::from_bytes_copy(&raw[..n])
             .ok_or_else(|| refused(EIO, fmt!("GET_EVIDENCE answered {} bytes", n)))?;
         let total = evidence.report_len as usize;
         if total == 0 || total > MAX_EVIDENCE {

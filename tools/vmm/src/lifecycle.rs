@@ -143,14 +143,20 @@ fn private_mmio_assigned(s: &mut Session, bdf: &Bdf, virt_id: u64) -> Result<()>
 
 /// Runs the private MMIO flow of `bdf` as TDI `virt_id` through
 /// teeio-vfio-pci.
-pub fn run_private_mmio(mut opts: Options, bdf: &Bdf, virt_id: u64) -> Result<()> {
-    opts.vfio_driver = crate::sysfs::TEEIO_VFIO_PCI.into();
+pub fn run_private_mmio(opts: Options, bdf: &Bdf, virt_id: u64) -> Result<()> {
+    through_variant_driver(opts, bdf, |s| private_mmio_assigned(s, bdf, virt_id))
+}
+
+/// Connects `host`, runs `flow` with the device on teeio-vfio-pci, then
+/// gives the device back to its driver and disconnects it, also when the
+/// flow failed.
+fn through_variant_driver(mut opts: Options, host: &Bdf, flow: impl FnOnce(&mut Session) -> Result<()>) -> Result<()> {
+    opts.vfio_driver = sysfs::TEEIO_VFIO_PCI.into();
     let mut s = Session::new(opts);
-    s.exec(Step::Connect { bdf: bdf.clone() })?;
-    let flow = private_mmio_assigned(&mut s, bdf, virt_id);
-    // The device goes back to its driver before the disconnect.
+    s.exec(Step::Connect { bdf: host.clone() })?;
+    let flow = flow(&mut s);
     s.close();
-    let disconnected = s.exec(Step::Disconnect { bdf: bdf.clone() });
+    let disconnected = s.exec(Step::Disconnect { bdf: host.clone() });
     flow?;
     disconnected.map(|_| ())
 }
@@ -373,16 +379,8 @@ fn guest_assigned(s: &mut Session, host: &Bdf, guest: &Bdf) -> Result<()> {
 /// as `guest`, whose guest TDISP driver locks, accepts and unlocks it:
 /// the host's steps, the TVM's through its driver's sysfs files, and the
 /// VMM relaying the TVM's requests from the guest channel.
-pub fn run_guest(mut opts: Options, host: &Bdf, guest: &Bdf) -> Result<()> {
-    opts.vfio_driver = sysfs::TEEIO_VFIO_PCI.into();
-    let mut s = Session::new(opts);
-    s.exec(Step::Connect { bdf: host.clone() })?;
-    let flow = guest_assigned(&mut s, host, guest);
-    // The host device goes back to its driver before the disconnect.
-    s.close();
-    let disconnected = s.exec(Step::Disconnect { bdf: host.clone() });
-    flow?;
-    disconnected.map(|_| ())
+pub fn run_guest(opts: Options, host: &Bdf, guest: &Bdf) -> Result<()> {
+    through_variant_driver(opts, host, |s| guest_assigned(s, host, guest))
 }
 
 #[cfg(test)]

@@ -267,10 +267,7 @@ FIXTURE_TEARDOWN(guest)
 		if (self->dmabuf[i] >= 0)
 			close(self->dmabuf[i]);
 	close(self->veventq);
-	close(self->ext);
-	close(self->vm);
-	close(self->vfio);
-	close(self->iommufd);
+	close_vmm(self->ext, self->iommufd, self->vfio, self->vm);
 	from_driver(BDF, DRIVER);
 	from_driver(GUEST, NORMAL_DRIVER);
 	unload_all();
@@ -282,21 +279,13 @@ FIXTURE_TEARDOWN(guest)
  */
 static int host_assigns(FIXTURE_DATA(guest) *self, uint64_t offset)
 {
-	struct outcome report;
-	int ret = tsm_bind_at(self->ext, self->vdev, offset) ?:
-		  tunnel_for(self->ext, self->vdev, GUEST_VIRT, TEEIO_TSM_REQ_OP_INFO,
-			     TEEIO_TSM_GUEST_GET_REPORT, 0, 4096, &report);
+	int ret = tsm_bind_at(self->ext, self->vdev, offset);
 
-	if (ret || report.tsm_code)
-		return ret ?: -EIO;
-	self->ranges = report_range(report.data, report.len, 0, NULL, NULL);
-	if (self->ranges <= 0 || self->ranges > MAX_RANGES)
-		return -ERANGE;
+	self->ranges = ret ?: report_ranges(self->ext, self->vdev, GUEST_VIRT, self->addr,
+					    self->len, MAX_RANGES);
+	if (self->ranges < 0)
+		return self->ranges;
 	for (int i = 0; i < self->ranges; i++) {
-		uint32_t pages = 0;
-
-		report_range(report.data, report.len, i, &self->addr[i], &pages);
-		self->len[i] = (uint64_t)pages * 4096;
 		self->dmabuf[i] = tdi_dma_buf(self->vfio, BDF, self->addr[i] - offset, self->len[i]);
 		if (self->dmabuf[i] < 0)
 			return self->dmabuf[i];

@@ -96,10 +96,7 @@ FIXTURE_SETUP(ext)
 
 FIXTURE_TEARDOWN(ext)
 {
-	close(self->ext);
-	close(self->vm);
-	close(self->vfio);
-	close(self->iommufd);
+	close_vmm(self->ext, self->iommufd, self->vfio, self->vm);
 	from_driver(BDF, "vfio-pci");
 	from_driver(OTHER, "vfio-pci");
 	unload_all();

@@ -199,6 +199,32 @@ static inline int tunnel(int ext, uint32_t vdev, uint32_t op_class, int op,
 	return tunnel_for(ext, vdev, VIRT, op_class, op, arg0, arg1, o);
 }
 
+/*
+ * The MMIO ranges in the interface report of bound TDI @virt, read through
+ * the tunnel as the guest would: their reported addresses in @addr, their
+ * bytes in @len, at most @max. The count, or -errno.
+ */
+static inline int report_ranges(int ext, uint32_t vdev, uint32_t virt, uint64_t *addr,
+				uint64_t *len, int max)
+{
+	struct outcome report;
+	int count, ret = tunnel_for(ext, vdev, virt, TEEIO_TSM_REQ_OP_INFO,
+				    TEEIO_TSM_GUEST_GET_REPORT, 0, 4096, &report);
+
+	if (ret || report.tsm_code)
+		return ret ?: -EIO;
+	count = report_range(report.data, report.len, 0, NULL, NULL);
+	if (count <= 0 || count > max)
+		return -ERANGE;
+	for (int i = 0; i < count; i++) {
+		uint32_t pages = 0;
+
+		report_range(report.data, report.len, i, &addr[i], &pages);
+		len[i] = (uint64_t)pages * 4096;
+	}
+	return count;
+}
+
 /* The TDI state the guest reads through the tunnel, or -errno. */
 static inline int guest_state(int ext, uint32_t vdev)
 {
@@ -211,20 +237,16 @@ static inline int guest_state(int ext, uint32_t vdev)
 /* The guest accepts every MMIO range and DMA, then starts the TDI. */
 static inline int accept_and_start(int ext, uint32_t vdev)
 {
-	struct outcome report, o;
+	uint64_t addr[16], len[16];
+	struct outcome o;
 	int count, ret;
 
-	ret = tunnel(ext, vdev, TEEIO_TSM_REQ_OP_INFO, TEEIO_TSM_GUEST_GET_REPORT, 0, 4096, &report);
-	if (ret || report.tsm_code)
-		return ret ?: -EIO;
-	count = report_range(report.data, report.len, 0, NULL, NULL);
+	count = report_ranges(ext, vdev, VIRT, addr, len, 16);
+	if (count < 0)
+		return count;
 	for (int i = 0; i < count; i++) {
-		uint64_t addr = 0;
-		uint32_t pages = 0;
-
-		report_range(report.data, report.len, i, &addr, &pages);
 		ret = tunnel(ext, vdev, TEEIO_TSM_REQ_OP_STATE_CHANGE, TEEIO_TSM_GUEST_MAP_MMIO,
-			     addr, (uint64_t)pages * 4096, &o);
+			     addr[i], len[i], &o);
 		if (ret || o.tsm_code)
 			return ret ?: -EIO;
 	}
@@ -340,6 +362,15 @@ static inline int tsm_bind_at(int ext, uint32_t vdev, uint64_t mmio_offset)
 	};
 
 	return xioctl(ext, TEEIO_IOMMUFD_VDEVICE_TSM_OP, &op);
+}
+
+/* Closes what open_vmm() opened. */
+static inline void close_vmm(int ext, int iommufd, int vfio, int vm)
+{
+	close(ext);
+	close(vm);
+	close(vfio);
+	close(iommufd);
 }
 
 /*

@@ -87,7 +87,6 @@ static uint8_t pcie_cap(int vfio)
 FIXTURE(tdi) {
 	int ext, iommufd, vfio, vm;
 	uint32_t dev_id, viommu, vdev;
-	struct outcome report;
 	int ranges;
 	uint64_t addr[MAX_RANGES], len[MAX_RANGES];
 	int dmabuf[MAX_RANGES];
@@ -113,10 +112,7 @@ FIXTURE_TEARDOWN(tdi)
 	for (int i = 0; i < MAX_RANGES; i++)
 		if (self->dmabuf[i] >= 0)
 			close(self->dmabuf[i]);
-	close(self->ext);
-	close(self->vm);
-	close(self->vfio);
-	close(self->iommufd);
+	close_vmm(self->ext, self->iommufd, self->vfio, self->vm);
 	from_driver(BDF, DRIVER);
 	from_driver(OTHER, DRIVER);
 	unload_all();
@@ -125,22 +121,11 @@ FIXTURE_TEARDOWN(tdi)
 /* Binds the TDI and reads its report's MMIO ranges, as the guest would. */
 static int bind_and_read_ranges(FIXTURE_DATA(tdi) *self)
 {
-	int ret = tsm_op(self->ext, self->vdev, TEEIO_VDEVICE_TSM_BIND) ?:
-		  tunnel(self->ext, self->vdev, TEEIO_TSM_REQ_OP_INFO, TEEIO_TSM_GUEST_GET_REPORT,
-			 0, 4096, &self->report);
+	int ret = tsm_op(self->ext, self->vdev, TEEIO_VDEVICE_TSM_BIND);
 
-	if (ret || self->report.tsm_code)
-		return ret ?: -EIO;
-	self->ranges = report_range(self->report.data, self->report.len, 0, NULL, NULL);
-	if (self->ranges <= 0 || self->ranges > MAX_RANGES)
-		return -ERANGE;
-	for (int i = 0; i < self->ranges; i++) {
-		uint32_t pages = 0;
-
-		report_range(self->report.data, self->report.len, i, &self->addr[i], &pages);
-		self->len[i] = (uint64_t)pages * 4096;
-	}
-	return 0;
+	self->ranges = ret ?: report_ranges(self->ext, self->vdev, VIRT, self->addr, self->len,
+					    MAX_RANGES);
+	return self->ranges < 0 ? self->ranges : 0;
 }
 
 /* Exports each range and hands it to the TVM as slot i at its address. */
